@@ -1,0 +1,80 @@
+"""Fixtures for HTTP tests: the app on SQLite and PostgreSQL, users and their tokens."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tinybase.api.app import create_app
+from tinybase.settings import Config, load_config
+
+_emails = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class TestUser:
+    """A registered, logged-in user and the headers that authenticate as them."""
+
+    __test__ = False  # not a test class
+
+    id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@pytest.fixture
+def app_config(db_url: str) -> Config:
+    """The configuration of a fresh instance on a fresh database (both dialects)."""
+    return load_config(db_url=db_url, public_url="https://tinybase.example")
+
+
+@pytest.fixture
+def client(app_config: Config) -> Iterator[TestClient]:
+    """HTTP through the ASGI app, with its lifespan run (migrations, keys, services)."""
+    with TestClient(create_app(app_config)) as test_client:
+        yield test_client
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> TestUser:
+    response = client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return TestUser(
+        id=body["user"]["id"],
+        email=email,
+        password=password,
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+    )
+
+
+@pytest.fixture
+def make_user(client: TestClient) -> Callable[..., TestUser]:
+    """Register (through the API) and log in a new normal user."""
+
+    def make(email: str | None = None, password: str = PASSWORD) -> TestUser:
+        email = email or f"user{next(_emails)}@example.com"
+        response = client.post("/api/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        return login(client, email, password)
+
+    return make
+
+
+@pytest.fixture
+def admin(client: TestClient) -> TestUser:
+    """An admin, created the way `tinybase admin add` does, then logged in over HTTP."""
+    email = f"admin{next(_emails)}@example.com"
+    client.app.state.tinybase.users.create_user(email=email, password=PASSWORD, is_admin=True)
+    return login(client, email)

@@ -1,0 +1,75 @@
+"""The app factory: builds the FastAPI app, its middleware, routers and start-up state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tinybase import __version__
+from tinybase.api.errors import install_error_handlers
+from tinybase.api.middleware import RequestIdMiddleware
+from tinybase.api.responses import JSONResponse
+from tinybase.api.routes import (
+    admin,
+    auth,
+    collections,
+    health,
+    record_apis,
+    records,
+    trailbase_auth,
+    transaction,
+)
+from tinybase.api.startup import build_state
+from tinybase.settings import Config, load_config
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Config | None = None) -> FastAPI:
+    """Build the TinyBase ASGI app; engines and workers start in its lifespan."""
+    config = config or load_config()
+    app = FastAPI(
+        title="TinyBase",
+        version=__version__,
+        lifespan=_lifespan,
+        default_response_class=JSONResponse,
+        debug=config.debug,
+    )
+    app.state.config = config
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=config.cors_allow_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(RequestIdMiddleware)
+    for module in (
+        health,
+        auth,
+        trailbase_auth,
+        admin,
+        collections,
+        records,
+        record_apis,
+        transaction,
+    ):
+        app.include_router(module.router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state = await anyio.to_thread.run_sync(build_state, app.state.config)
+    app.state.tinybase = state
+    try:
+        async with anyio.create_task_group() as background:
+            state.start_background(background)
+            yield
+            background.cancel_scope.cancel()
+    finally:
+        await anyio.to_thread.run_sync(state.close)

@@ -1,0 +1,57 @@
+"""The one place where errors become HTTP responses: ``{"detail": ...}`` with a status."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tinybase.api.responses import JSONResponse
+from tinybase.errors import TinyBaseError
+
+__all__ = ["install_error_handlers"]
+
+logger = logging.getLogger("tinybase.api")
+
+
+async def _tinybase_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TinyBaseError)
+    if exc.status_code >= 500:
+        logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # The cause goes to the log; the client gets no traceback and no internals.
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every error as ``{"detail": ...}``."""
+    app.add_exception_handler(TinyBaseError, _tinybase_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+

@@ -1,0 +1,1 @@
+"""System tables (models), their migrations, and the column types they share."""

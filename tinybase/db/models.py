@@ -1,0 +1,187 @@
+"""TinyBase's system tables as SQLModel models. System table names start with ``_``.
+
+``Record`` is not a table: it is a read model over every collection table (the ``_record``
+view, regenerated whenever collections change), so ``select(Record)`` works as in the
+public API's examples. Records are written through ``CollectionService``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from tinybase.db.types import UTCDateTime, UUIDText
+from tinybase.utils import utcnow, uuid7
+
+__all__ = [
+    "Collection",
+    "FunctionCall",
+    "FunctionSchedule",
+    "PasswordReset",
+    "Record",
+    "RecordApi",
+    "Secret",
+    "Setting",
+    "User",
+    "UserSession",
+]
+
+
+def _id_field() -> Any:
+    return Field(default_factory=uuid7, primary_key=True, sa_type=UUIDText)
+
+
+def _timestamp_field() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _user_fk(*, nullable: bool, ondelete: str) -> Any:
+    return Field(
+        default=None,
+        sa_column_kwargs={"nullable": nullable},
+        sa_type=UUIDText,
+        foreign_key="_user.id",
+        ondelete=ondelete,
+        index=True,
+    )
+
+
+class User(SQLModel, table=True):
+    """A person who can log in. ``token_version`` moves on whenever their tokens must die."""
+
+    __tablename__ = "_user"
+
+    id: UUID = _id_field()
+    email: str = Field(max_length=320, unique=True, index=True)
+    password_hash: str
+    is_admin: bool = False
+    token_version: int = 0
+    created_at: datetime = _timestamp_field()
+    updated_at: datetime = _timestamp_field()
+
+
+class Collection(SQLModel, table=True):
+    """A collection: a real table named ``name`` with a typed column per schema field."""
+
+    __tablename__ = "_collection"
+
+    id: UUID = _id_field()
+    name: str = Field(max_length=63, unique=True, index=True)
+    label: str
+    schema_: dict = Field(default_factory=dict, sa_column=sa.Column("schema", sa.JSON, nullable=False))
+    options: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _timestamp_field()
+    updated_at: datetime = _timestamp_field()
+
+
+class Record(SQLModel, table=True):
+    """One record of any collection, as seen through the ``_record`` view (read-only)."""
+
+    __tablename__ = "_record"
+    __table_args__ = {"info": {"is_view": True}}
+
+    id: UUID = Field(primary_key=True, sa_type=UUIDText)
+    collection_id: UUID = Field(sa_type=UUIDText)
+    owner_id: UUID | None = Field(default=None, sa_type=UUIDText)
+    data: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class FunctionCall(SQLModel, table=True):
+    """One execution of a function, kept for the admin's call history."""
+
+    __tablename__ = "_function_call"
+
+    id: UUID = _id_field()
+    function_name: str = Field(index=True)
+    user_id: UUID | None = _user_fk(nullable=True, ondelete="SET NULL")
+    trigger_type: str
+    trigger_id: UUID | None = Field(default=None, sa_type=UUIDText)
+    status: str
+    duration_ms: int = 0
+    error_message: str | None = None
+    error_type: str | None = None
+    created_at: datetime = _timestamp_field()
+
+
+class FunctionSchedule(SQLModel, table=True):
+    """A function run on a schedule (once, interval or cron)."""
+
+    __tablename__ = "_function_schedule"
+
+    id: UUID = _id_field()
+    function_name: str = Field(index=True)
+    payload: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    schedule: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    enabled: bool = True
+    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    created_at: datetime = _timestamp_field()
+    updated_at: datetime = _timestamp_field()
+
+
+class UserSession(SQLModel, table=True):
+    """A refresh token, stored only as its SHA-256 hash.
+
+    Tokens of one login form a ``family``: refreshing rotates the token within the family;
+    presenting an already rotated token again revokes the whole family (token theft).
+    """
+
+    __tablename__ = "_session"
+
+    id: UUID = _id_field()
+    user_id: UUID = _user_fk(nullable=False, ondelete="CASCADE")
+    family_id: UUID = Field(sa_type=UUIDText, index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _timestamp_field()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A single-use password reset token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "_password_reset"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: UUID = _user_fk(nullable=False, ondelete="CASCADE")
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _timestamp_field()
+
+
+class Setting(SQLModel, table=True):
+    """A runtime setting (``instance_name``, ``allow_registration``, ``storage.*``)."""
+
+    __tablename__ = "_setting"
+
+    key: str = Field(max_length=200, primary_key=True)
+    value: Any = Field(default=None, sa_type=sa.JSON)
+    updated_at: datetime = _timestamp_field()
+
+
+class Secret(SQLModel, table=True):
+    """Instance secrets created once and shared by every process (the token signing key)."""
+
+    __tablename__ = "_secret"
+
+    name: str = Field(max_length=100, primary_key=True)
+    value: str
+    created_at: datetime = _timestamp_field()
+
+
+class RecordApi(SQLModel, table=True):
+    """A record API defined by an admin (beyond each collection's default one)."""
+
+    __tablename__ = "_record_api"
+
+    name: str = Field(max_length=63, primary_key=True)
+    config: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _timestamp_field()
+    updated_at: datetime = _timestamp_field()
