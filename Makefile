@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# e.g. make bench BENCH_ARGS="--quick --only pocketbase,ceiling"
+BENCH_ARGS ?=
 
 .PHONY: serve test lint format bench clean
 
@@ -36,7 +38,7 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	bash bench/run.sh
+	bash bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

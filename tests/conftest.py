@@ -47,7 +47,14 @@ def _ensure_system_user() -> str | None:
         pwd.getpwnam("tinybase-pg")
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "tinybase-pg"],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                "tinybase-pg",
+            ],
             check=True,
         )
     return "tinybase-pg"

@@ -14,6 +14,12 @@ from tinybase.settings import Config, load_config
 
 _emails = itertools.count(1)
 PASSWORD = "correct horse battery"
+FAST_TEST_CONFIG = {
+    "public_url": "https://tinybase.example",
+    "auth_password_time_cost": 1,
+    "auth_password_memory_kib": 1024,
+    "auth_password_parallelism": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,8 @@ class TestUser:
 
 @pytest.fixture
 def app_config(db_url: str) -> Config:
-    """The configuration of a fresh instance on a fresh database (both dialects)."""
-    return load_config(db_url=db_url, public_url="https://tinybase.example")
+    """A fresh instance on a fresh database (both dialects), with cheap argon2 parameters."""
+    return load_config(db_url=db_url, **FAST_TEST_CONFIG)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tinybase import __version__
 from tinybase.api.errors import install_error_handlers
+from tinybase.api.logs import configure_logging
 from tinybase.api.middleware import RequestIdMiddleware
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routes import (
@@ -20,6 +21,7 @@ from tinybase.api.routes import (
     health,
     record_apis,
     records,
+    settings,
     trailbase_auth,
     transaction,
 )
@@ -32,6 +34,7 @@ __all__ = ["create_app"]
 def create_app(config: Config | None = None) -> FastAPI:
     """Build the TinyBase ASGI app; engines and workers start in its lifespan."""
     config = config or load_config()
+    configure_logging(config.log_level)
     app = FastAPI(
         title="TinyBase",
         version=__version__,
@@ -53,6 +56,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         auth,
         trailbase_auth,
         admin,
+        settings,
         collections,
         records,
         record_apis,

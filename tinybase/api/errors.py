@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tinybase.api.middleware import request_id
 from tinybase.api.responses import JSONResponse
 from tinybase.errors import TinyBaseError
 
@@ -27,9 +28,7 @@ async def _tinybase_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-    )
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:
@@ -44,7 +43,12 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # The cause goes to the log; the client gets no traceback and no internals.
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    # This handler runs outside RequestIdMiddleware: add the id the client can quote.
+    return JSONResponse(
+        {"detail": "Internal server error"},
+        status_code=500,
+        headers={"X-Request-ID": request_id.get()},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -53,5 +57,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
-
-

@@ -37,10 +37,11 @@ class RequestIdMiddleware:
                 message["headers"] = [*message["headers"], (_HEADER, value.encode("latin-1"))]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
+        await self.app(scope, receive, send_with_id)
+        # No `finally`: after an unhandled error the server-error handler, which runs outside
+        # every middleware, still logs and answers with this id. Each request runs in its own
+        # task (its own copy of the context), so the value goes no further.
+        request_id.reset(token)
 
 
 class RequestIdLogFilter(logging.Filter):

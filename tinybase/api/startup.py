@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+import logging
+
 from tinybase.api.state import AppState
+from tinybase.auth.factory import build_auth_service
+from tinybase.collections.apis import CollectionApiSource
+from tinybase.collections.service import build_catalog
 from tinybase.data import database
-from tinybase.settings import Config
+from tinybase.db.migrate import upgrade
+from tinybase.records.registry import RecordApiRegistry
+from tinybase.settings import Config, SettingsStore, settings
 
 __all__ = ["build_state"]
 
+logger = logging.getLogger("tinybase.api")
+
 
 def build_state(config: Config) -> AppState:
-    """Build the running instance's state; called once per process from the lifespan."""
+    """Build the running instance's state; called once per process from the lifespan.
+
+    Opens the database (creating a SQLite file on first run), brings the system tables up
+    to date (safe when several processes start at once) and loads the runtime settings,
+    binding the module-level ``tinybase.settings.settings`` to them.
+    """
     db = database(config.db_url)
-    return AppState(config=config, db=db)
+    try:
+        upgrade(db)
+        runtime_settings = SettingsStore(db)
+        runtime_settings.load()
+        auth = build_auth_service(db, config)
+    except BaseException:
+        db.engine.dispose()
+        raise
+    settings.bind(runtime_settings)
+    logger.info("database ready: %r", db)
+    state = AppState(
+        config=config,
+        db=db,
+        settings=runtime_settings,
+        auth=auth,
+        users=auth.users,
+        tokens=auth.tokens,
+        collections=build_catalog(db),
+        record_apis=RecordApiRegistry(db, config_apis=config.record_apis),
+    )
+    state.collections.add_listener(state.record_apis.invalidate)
+    state.record_apis.add_source(CollectionApiSource(state.collections))
+    state.background.append(auth.revocation.run)
+    return state

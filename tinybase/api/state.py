@@ -2,26 +2,77 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
+import anyio
+import anyio.to_thread
+import sqlalchemy as sa
 from anyio.abc import TaskGroup
 
+from tinybase.auth.service import AuthService
+from tinybase.auth.tokens import TokenService
+from tinybase.auth.users import UserService
+from tinybase.collections.catalog import CollectionCatalog
 from tinybase.data import Database
-from tinybase.settings import Config
+from tinybase.records.registry import RecordApiRegistry
+from tinybase.settings import Config, SettingsStore, settings
 
-__all__ = ["AppState"]
+__all__ = ["AppState", "BackgroundTask"]
+
+logger = logging.getLogger("tinybase.api")
+
+BackgroundTask = Callable[[], Awaitable[None]]
+"""A coroutine function that runs until cancelled (a polling loop), started at start-up."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AppState:
-    """The running instance's services, created in the lifespan, never at import time."""
+    """The running instance's services, created in the lifespan, never at import time.
+
+    Services add themselves as fields (keyword-only, so new fields may come in any order)
+    and are built in :func:`tinybase.api.startup.build_state`. Periodic work goes into
+    ``background`` and runs in the app's task group until shutdown.
+    """
 
     config: Config
     db: Database
+    settings: SettingsStore
+    auth: AuthService
+    users: UserService
+    tokens: TokenService
+    collections: CollectionCatalog
+    record_apis: RecordApiRegistry
+    background: list[BackgroundTask] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.background.append(self._poll_settings)
 
     def start_background(self, task_group: TaskGroup) -> None:
-        """Start the periodic tasks (revocation polling, clean-ups) in the app's task group."""
+        """Start every background task in the app's task group (cancelled at shutdown)."""
+        for task in self.background:
+            task_group.start_soon(task, name=getattr(task, "__qualname__", repr(task)))
 
     def close(self) -> None:
-        """Release connections and workers; the process is shutting down."""
+        """Release connections and workers; the process is shutting down.
+
+        The lifespan cancels the background tasks first; the module-level ``settings`` go
+        back to their defaults if they were bound to this instance.
+        """
+        settings.unbind(self.settings)
         self.db.engine.dispose()
+
+    async def _poll_settings(self) -> None:
+        """Re-read the runtime settings every ``settings_poll_seconds``, so that processes
+        sharing one database agree within seconds of an admin's change."""
+        while True:
+            await anyio.sleep(self.config.settings_poll_seconds)
+            try:
+                changed = await anyio.to_thread.run_sync(self.settings.load)
+            except sa.exc.SQLAlchemyError:
+                # A transient database error must not stop the polling for good: log, retry.
+                logger.warning("runtime settings poll failed; retrying", exc_info=True)
+                continue
+            if changed:
+                logger.info("runtime settings changed; reloaded")

@@ -61,7 +61,9 @@ class User(SQLModel, table=True):
     is_admin: bool = False
     token_version: int = 0
     created_at: datetime = _timestamp_field()
-    updated_at: datetime = _timestamp_field()
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )
 
 
 class Collection(SQLModel, table=True):
@@ -72,7 +74,9 @@ class Collection(SQLModel, table=True):
     id: UUID = _id_field()
     name: str = Field(max_length=63, unique=True, index=True)
     label: str
-    schema_: dict = Field(default_factory=dict, sa_column=sa.Column("schema", sa.JSON, nullable=False))
+    schema_: dict = Field(
+        default_factory=dict, sa_column=sa.Column("schema", sa.JSON, nullable=False)
+    )
     options: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     created_at: datetime = _timestamp_field()
     updated_at: datetime = _timestamp_field()
@@ -141,7 +145,7 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = _timestamp_field()
     expires_at: datetime = Field(sa_type=UTCDateTime)
     rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class PasswordReset(SQLModel, table=True):

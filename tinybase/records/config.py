@@ -7,8 +7,12 @@ and over views.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
+from typing import Any
+
+from tinybase.errors import ValidationError
 
 __all__ = ["ConflictResolution", "Permission", "RecordApiConfig"]
 
@@ -60,3 +64,78 @@ class RecordApiConfig:
     expand: tuple[str, ...] = ()
     enable_subscriptions: bool = False
     listing_hard_limit: int = 1024
+
+    def rule_for(self, operation: str) -> str | None:
+        """The access rule of an operation (``"create"``, ``"read"``, ``"list"`` ...)."""
+        if operation == "list":
+            return self.list_access_rule or self.read_access_rule
+        return getattr(self, f"{operation}_access_rule")
+
+    def normalized(self) -> RecordApiConfig:
+        """TrailBase semantics: an ACL granting ``READ`` grants ``LIST`` too."""
+        return replace(
+            self,
+            acl_world=_with_list(self.acl_world),
+            acl_authenticated=_with_list(self.acl_authenticated),
+        )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RecordApiConfig:
+        """Build a config from TrailBase-shaped data (``tinybase.toml``, the admin API).
+
+        ACLs are lists of permission names; rules are strings or null.
+
+        Raises:
+            ValidationError: an unknown key, a missing name/table_name, a bad value (named).
+        """
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValidationError.for_field(sorted(unknown)[0], "unknown record API option")
+        values: dict[str, Any] = dict(data)
+        for key in ("name", "table_name"):
+            if not isinstance(values.get(key), str) or not values[key]:
+                raise ValidationError.for_field(key, "required (a non-empty string)")
+        for key in ("acl_world", "acl_authenticated"):
+            values[key] = frozenset(_enum(Permission, key, item) for item in values.get(key) or ())
+        for key in ("excluded_columns", "expand"):
+            items = values.get(key) or ()
+            if isinstance(items, str) or not all(isinstance(item, str) for item in items):
+                raise ValidationError.for_field(key, "expected a list of column names")
+            values[key] = tuple(items)
+        if "conflict_resolution" in values:
+            values["conflict_resolution"] = _enum(
+                ConflictResolution, "conflict_resolution", values["conflict_resolution"]
+            )
+        for key in _RULE_KEYS:
+            if values.get(key) is not None and not isinstance(values[key], str):
+                raise ValidationError.for_field(key, "expected an SQL expression (a string)")
+        limit = values.get("listing_hard_limit", 1024)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1024:
+            raise ValidationError.for_field("listing_hard_limit", "expected 1..1024")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-ready data (the inverse of :meth:`from_mapping`)."""
+        data = asdict(self)
+        for key in ("acl_world", "acl_authenticated"):
+            data[key] = sorted(str(item) for item in data[key])
+        data["conflict_resolution"] = str(self.conflict_resolution)
+        data["excluded_columns"] = list(self.excluded_columns)
+        data["expand"] = list(self.expand)
+        return data
+
+
+_RULE_KEYS = tuple(
+    f"{op}_access_rule" for op in ("create", "read", "list", "update", "delete", "schema")
+)
+
+
+def _with_list(acl: frozenset[Permission]) -> frozenset[Permission]:
+    return acl | {Permission.LIST} if Permission.READ in acl else acl
+
+
+def _enum(enum: type[StrEnum], key: str, value: Any) -> Any:
+    try:
+        return enum(str(value).upper())
+    except ValueError:
+        raise ValidationError.for_field(key, f"unknown value {value!r}") from None

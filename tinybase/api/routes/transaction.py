@@ -1,7 +1,31 @@
-"""Routes under /api/transaction/v1."""
+"""Routes under /api/transaction/v1.
+
+POST /api/transaction/v1/execute  {"operations": [...], "transaction": true}
+                                  -> {"ids": [...]} (ids of the created records)
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from tinybase.api.deps import CurrentPrincipal, State
+from tinybase.errors import BadRequestError
+from tinybase.records.transaction import execute_operations
 
 router = APIRouter(prefix="/api/transaction/v1", tags=["records (TrailBase)"])
+
+
+@router.post("/execute")
+async def execute(request: Request, principal: CurrentPrincipal, state: State) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise BadRequestError("the body is not valid JSON") from None
+    ids = await run_in_threadpool(
+        execute_operations, state.db, state.record_apis.get, principal, body
+    )
+    return {"ids": ids}

@@ -1,0 +1,32 @@
+"""Runtime settings for admins: ``GET/PATCH /api/admin/settings``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+from tinybase.api.deps import AdminUser, State
+
+router = APIRouter(prefix="/api/admin/settings", tags=["admin"])
+
+_EXAMPLE = {"instance_name": "My app", "storage": {"enabled": True}}
+
+
+@router.get("")
+def read_settings(state: State, _admin: AdminUser) -> dict[str, Any]:
+    """Every runtime setting with its current value (secrets masked)."""
+    return state.settings.current.public()
+
+
+@router.patch("")
+def update_settings(
+    state: State,
+    _admin: AdminUser,
+    changes: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])],
+) -> dict[str, Any]:
+    """Change some settings (nested objects or dotted keys); the others keep their values.
+
+    An unknown key or a value of the wrong type is a 422 naming the key; nothing is stored.
+    """
+    return state.settings.update(changes).public()

@@ -1,0 +1,1 @@
+"""The ``tinybase`` command line (Typer): ``init``, ``serve``, ``db``, ``admin``, ``version``."""

@@ -1,0 +1,62 @@
+"""``tinybase serve``: run the server with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+
+from tinybase.api.logs import uvicorn_log_config
+from tinybase.api.startup import build_state
+from tinybase.auth.setup import ensure_setup_token, setup_url
+from tinybase.cli.common import read_config
+from tinybase.settings import Config
+
+__all__ = ["serve"]
+
+logger = logging.getLogger("tinybase.cli")
+
+# An import string and factory=True, so that every worker (and the reloader's child)
+# builds its own app, engines and background tasks.
+APP_FACTORY = "tinybase.api.app:create_app"
+
+
+def serve(
+    host: str | None = typer.Option(None, help="Interface to listen on [config: server_host]."),
+    port: int | None = typer.Option(None, help="TCP port [config: server_port]."),
+    reload: bool = typer.Option(False, help="Restart when the code changes (development)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Serve the API, /docs and /health; creates and migrates the database on first run."""
+    if reload and workers > 1:
+        raise typer.BadParameter("--reload runs one process; drop --workers", param_hint="--reload")
+    config = read_config()
+    prepare_instance(config)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host or config.server_host,
+        port=port or config.server_port,
+        reload=reload,
+        workers=workers,
+        log_level=config.log_level,
+        log_config=uvicorn_log_config(),
+    )
+
+
+def prepare_instance(config: Config) -> None:
+    """Create and migrate the database once, before any worker starts; without an admin,
+    print the one-time setup URL (only the console ever shows it)."""
+    state = build_state(config)
+    try:
+        token = ensure_setup_token(state.db, config)
+    finally:
+        state.close()
+    if token is not None:
+        typer.secho(
+            "No admin yet. Create the first one (link valid 24 hours, shown only here):\n"
+            f"  {setup_url(config, token)}\n"
+            "or run: tinybase admin add EMAIL PASSWORD",
+            fg=typer.colors.YELLOW,
+        )

@@ -1,0 +1,32 @@
+"""Each collection's default record API, for the record API registry.
+
+:class:`CollectionApiSource` implements the records layer's ``RecordApiSource`` protocol
+(``record_apis() -> Iterable[tuple[RecordApiConfig, sa.Table]]``): one API per collection,
+named after it, built from its ``options.access`` (see :mod:`tinybase.collections.access`).
+The registry is told to drop what it cached whenever a collection changes (see
+``CollectionCatalog.add_listener``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from tinybase.collections.catalog import CollectionCatalog, definition_of
+from tinybase.records.config import RecordApiConfig
+
+__all__ = ["CollectionApiSource"]
+
+
+class CollectionApiSource:
+    """The default record APIs of the collections in ``catalog``."""
+
+    def __init__(self, catalog: CollectionCatalog) -> None:
+        self.catalog = catalog
+
+    def record_apis(self) -> Iterator[tuple[RecordApiConfig, sa.Table]]:
+        """One ``(config, table)`` per collection, read fresh from ``_collection``."""
+        for collection in self.catalog.list():
+            definition = definition_of(collection)
+            yield definition.api, definition.table

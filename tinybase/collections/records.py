@@ -1,0 +1,244 @@
+"""Records of collections, through the record engine, in the seed's ``Record`` shape.
+
+Every operation validates ``data`` against the collection's current schema (typed values,
+unknown fields refused, errors naming the field), then hands it to the
+:class:`tinybase.records.engine.RecordEngine` of the collection's default API, which checks
+the ACLs and compiles the access rules into the statement itself: a list under an ``owner``
+rule returns only the caller's rows, and a row the caller may not read is a 404.
+
+Records come back as plain dicts ``{id, collection_id, owner_id, data, created_at,
+updated_at}``, ready for orjson (no Pydantic model on the read path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+
+from tinybase.auth.principal import SYSTEM, Principal
+from tinybase.collections.catalog import CollectionCatalog, CollectionDefinition, definition_of
+from tinybase.collections.names import SYSTEM_COLUMNS
+from tinybase.collections.validation import field_error, validate_record_data
+from tinybase.data import Database
+from tinybase.db.models import Collection
+from tinybase.errors import BadRequestError, ValidationError
+from tinybase.records.engine import RecordEngine
+from tinybase.records.filters import parse_filters
+from tinybase.records.query import ListQuery
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "CollectionRecords",
+    "RecordPage",
+    "engine_for",
+    "record_shape",
+]
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+# List options of /api/collections/{name}/records, never filters.
+_LIST_OPTIONS = frozenset({"limit", "offset", "sort_by", "sort_order", "cursor"})
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """One page of a list: records in the ``Record`` shape, the total and the next cursor."""
+
+    records: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    cursor: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+            "cursor": self.cursor,
+        }
+
+
+def engine_for(db: Database, definition: CollectionDefinition) -> RecordEngine:
+    """The record engine of a collection's default API (cached per database and definition)."""
+    return _engine(db, definition.collection.name, definition.table, definition.api)
+
+
+@lru_cache(maxsize=256)
+def _engine(db: Database, name: str, table: sa.Table, api: Any) -> RecordEngine:
+    # ``table`` and ``api`` come from definition_of's cache: the same definition gives the same
+    # objects, so a schema or options change (a new definition) gets a new engine.
+    return RecordEngine(db, api, table)
+
+
+def record_shape(collection_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """An engine row as the seed's ``Record``: system columns, then the fields in ``data``."""
+    return {
+        "id": row["id"],
+        "collection_id": collection_id,
+        "owner_id": row["owner_id"],
+        "data": {name: value for name, value in row.items() if name not in SYSTEM_COLUMNS},
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+class CollectionRecords:
+    """Record operations on collections, for a caller (a :class:`Principal`).
+
+    Args:
+        catalog: where collections are looked up.
+    """
+
+    def __init__(self, catalog: CollectionCatalog) -> None:
+        self.catalog = catalog
+        self.db = catalog.db
+
+    def definition(self, collection: Collection | str) -> CollectionDefinition:
+        """The current definition of a collection (by name or as loaded); 404 if it is gone."""
+        if isinstance(collection, str):
+            collection = self.catalog.require(collection)
+        return definition_of(collection)
+
+    def create(
+        self,
+        principal: Principal,
+        collection: Collection | str,
+        data: Any,
+        *,
+        owner_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a record; the owner is ``owner_id`` (SYSTEM only) or the caller.
+
+        Raises:
+            ValidationError: bad, missing or unknown fields, or a relation to nothing (422).
+            PermissionDeniedError / AuthenticationError: the create access denies it.
+            ConflictError: a unique value is taken (409).
+        """
+        definition = self.definition(collection)
+        values = validate_record_data(definition.schema, data)
+        self._check_relations(definition, values)
+        if owner_id is not None:
+            if not principal.is_admin:
+                raise ValidationError.for_field("owner_id", "only TinyBase itself sets owners")
+            values["owner_id"] = owner_id
+        engine = engine_for(self.db, definition)
+        (record_id,) = engine.create(principal, values)
+        # Read back as SYSTEM: the caller just wrote these values, whatever the read rule.
+        return self._shape(definition, engine.read(SYSTEM, record_id))
+
+    def read(
+        self, principal: Principal, collection: Collection | str, record_id: str
+    ) -> dict[str, Any]:
+        """One record; 404 when it does not exist or the caller may not read it."""
+        definition = self.definition(collection)
+        row = engine_for(self.db, definition).read(principal, record_id)
+        return self._shape(definition, row)
+
+    def update(
+        self,
+        principal: Principal,
+        collection: Collection | str,
+        record_id: str,
+        data: Any,
+        *,
+        partial: bool = True,
+    ) -> dict[str, Any]:
+        """Change a record's fields (only those given when ``partial``; all otherwise).
+
+        Raises:
+            NotFoundError: no such record, or the caller may not read it.
+            PermissionDeniedError: the caller may read it but not update it.
+            ValidationError / ConflictError: as for :meth:`create`.
+        """
+        definition = self.definition(collection)
+        values = validate_record_data(definition.schema, data, partial=partial)
+        if not partial:
+            values = {field.name: None for field in definition.schema.fields} | values
+        self._check_relations(definition, values)
+        engine = engine_for(self.db, definition)
+        if not values:
+            return self._shape(definition, engine.read(principal, record_id))
+        return self._shape(definition, engine.update(principal, record_id, values))
+
+    def delete(self, principal: Principal, collection: Collection | str, record_id: str) -> None:
+        """Delete a record; 404 when it does not exist or the caller may not read it."""
+        definition = self.definition(collection)
+        engine_for(self.db, definition).delete(principal, record_id)
+
+    def list(
+        self,
+        principal: Principal,
+        collection: Collection | str,
+        *,
+        filters: Iterable[tuple[str, str]] = (),
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+        sort_by: str | None = None,
+        sort_order: str = "desc",
+        cursor: str | None = None,
+    ) -> RecordPage:
+        """A page of the records the caller may list.
+
+        Args:
+            filters: query-string pairs in the record engine's filter language
+                (``title=x``, ``price[gte]=10``, ``filter[status][$in]=...``).
+            limit: 1 to ``MAX_LIMIT``.
+            sort_by: a field or system column; None sorts by id (creation order).
+            sort_order: ``asc`` or ``desc``.
+
+        Raises:
+            BadRequestError: a bad limit, sort, filter or cursor (named).
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise BadRequestError(f"limit must be between 1 and {MAX_LIMIT}")
+        if offset < 0:
+            raise BadRequestError("offset must not be negative")
+        if sort_order not in ("asc", "desc"):
+            raise BadRequestError("sort_order must be 'asc' or 'desc'")
+        definition = self.definition(collection)
+        sign = "-" if sort_order == "desc" else "+"
+        query = ListQuery(
+            filters=parse_filters([(k, v) for k, v in filters if k not in _LIST_OPTIONS]),
+            order=f"{sign}{sort_by or 'id'}",
+            cursor=cursor,
+            limit=limit,
+            offset=offset,
+            count=True,
+        )
+        result = engine_for(self.db, definition).list(principal, query)
+        return RecordPage(
+            records=[self._shape(definition, row) for row in result.records],
+            total=result.total_count or 0,
+            limit=limit,
+            offset=offset,
+            cursor=result.cursor,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _shape(definition: CollectionDefinition, row: Mapping[str, Any]) -> dict[str, Any]:
+        return record_shape(str(definition.collection.id), row)
+
+    def _check_relations(self, definition: CollectionDefinition, values: Mapping[str, Any]) -> None:
+        """Name the field whose related record is missing (the foreign key would only say
+        that some key failed)."""
+        errors = []
+        with self.db.read() as connection:
+            for field, target in definition.schema.relations().items():
+                value = values.get(field)
+                if value is None:
+                    continue
+                table = sa.table(target, sa.column("id"))
+                found = connection.execute(sa.select(table.c.id).where(table.c.id == value))
+                if found.first() is None:
+                    errors.append(field_error(field, f"no record {value} in {target!r}"))
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,31 @@
+"""``tinybase.data``: the MiniDataAPI on SQLite and PostgreSQL, over SQLAlchemy Core.
+
+>>> from tinybase.data import database
+>>> db = database(":memory:")
+>>> class User: name: str; email: str; year_started: int
+>>> users = db.create(User, pk="name")
+>>> users.insert(name="Alma", email="alma@example.com", year_started=2019)
+User(name='Alma', email='alma@example.com', year_started=2019)
+
+The bottom layer of TinyBase: it imports nothing from the other TinyBase packages.
+"""
+
+from tinybase.data.database import Database, database
+from tinybase.data.engine import create_engine
+from tinybase.data.errors import DataError, InvalidDataError, NotFoundError, SchemaChangeError
+from tinybase.data.records import UNSET
+from tinybase.data.schema import sync_table
+from tinybase.data.table import Table
+
+__all__ = [
+    "UNSET",
+    "DataError",
+    "Database",
+    "InvalidDataError",
+    "NotFoundError",
+    "SchemaChangeError",
+    "Table",
+    "create_engine",
+    "database",
+    "sync_table",
+]

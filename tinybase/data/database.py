@@ -1,0 +1,290 @@
+"""The :class:`Database`: transactions, the SQLite writer lock, tables by name.
+
+Every service of TinyBase talks to the database through two context managers:
+
+- :meth:`Database.write` opens one write transaction (committed on exit, rolled back on any
+  exception). On SQLite, writes are serialized by a process-wide lock keyed by the database
+  file and begin with ``BEGIN IMMEDIATE``, so concurrent writers wait their turn instead of
+  failing with "database is locked". A nested ``write()`` in the same thread joins the outer
+  transaction through a SAVEPOINT.
+- :meth:`Database.read` gives a connection for reads. Inside ``write()`` it is the write
+  connection, so reads see the uncommitted writes of the same thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from tinybase.data.engine import IMMEDIATE_OPTION, create_engine, is_memory, sqlite_path
+from tinybase.data.errors import NotFoundError
+from tinybase.data.placeholders import to_text_clause
+from tinybase.data.tableinfo import TableInfo, reflect_table
+
+if TYPE_CHECKING:
+    from tinybase.data.table import Table
+
+__all__ = ["Database", "database"]
+
+_file_locks: dict[str, threading.RLock] = {}
+_engine_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _writer_lock(engine: sa.Engine) -> threading.RLock | None:
+    """The process-wide writer lock of a SQLite database, None on other databases."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with _locks_guard:
+        path = sqlite_path(engine)
+        if path is not None:
+            return _file_locks.setdefault(path, threading.RLock())
+        return _engine_locks.setdefault(engine, threading.RLock())
+
+
+class Database:
+    """A database: transactions, raw queries and MiniDataAPI tables.
+
+    Args:
+        engine: a SQLAlchemy engine, ideally made by :func:`tinybase.data.create_engine`
+            (which configures SQLite for safe concurrent use).
+
+    One ``Database`` may be shared by any number of threads.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect: str = engine.dialect.name
+        self._lock = _writer_lock(engine)
+        self._memory = is_memory(engine)
+        self._local = threading.local()
+        self._tables: dict[str, TableInfo] = {}
+        self._classes: dict[str, type] = {}
+        self._tables_guard = threading.Lock()
+        self._writer: sa.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"<Database {self.engine.url.render_as_string(hide_password=True)}>"
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """Run a block in one write transaction.
+
+        Yields:
+            The connection of the transaction. The transaction commits when the block ends
+            and rolls back if it raises. Nested calls in the same thread join the outer
+            transaction through a SAVEPOINT (an error inside rolls back the nested part only).
+        """
+        current: sa.Connection | None = getattr(self._local, "connection", None)
+        if current is not None:
+            with current.begin_nested():
+                yield current
+            return
+        if self._lock is None:
+            with self.engine.connect() as connection:
+                yield from self._run_transaction(connection)
+            return
+        with self._lock:
+            yield from self._run_transaction(self._writer_connection())
+
+    def _writer_connection(self) -> sa.Connection:
+        """SQLite: the one connection this Database writes through (callers hold the lock)."""
+        writer = self._writer
+        if writer is None or writer.closed or writer.invalidated:
+            writer = self.engine.connect()
+            writer.execution_options(**{IMMEDIATE_OPTION: True})
+            self._writer = writer
+        return writer
+
+    def _run_transaction(self, connection: sa.Connection) -> Iterator[sa.Connection]:
+        self._local.connection = connection
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            self._local.connection = None
+
+    transaction = write
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """Give a connection for reads.
+
+        Yields:
+            Inside :meth:`write` (same thread), the write connection; otherwise a pooled
+            connection whose transaction is rolled back at the end of the block. SQLite
+            readers do not take the writer lock (WAL lets them run alongside the writer),
+            except on ``:memory:`` where all access is serialized on one connection.
+        """
+        current: sa.Connection | None = getattr(self._local, "connection", None)
+        if current is not None:
+            yield current
+        elif self._memory:
+            with self.write() as connection:
+                yield connection
+        else:
+            with self.engine.connect() as connection:
+                yield connection
+
+    def reader_connection(self) -> Any | None:
+        """The raw DBAPI connection for a read on the fast path, or None.
+
+        Inside :meth:`write`, the write connection. On a SQLite file, a connection kept for
+        the current thread (autocommit mode: each SELECT is its own snapshot). Otherwise None:
+        use :meth:`dbapi_read`.
+        """
+        local = self._local.__dict__
+        current = local.get("connection")
+        if current is not None:
+            return current.connection.driver_connection
+        if self._lock is None or self._memory:
+            return None
+        reader = local.get("reader")
+        if reader is None:
+            # Detached from the pool: it belongs to this thread and closes with it.
+            proxied = self.engine.raw_connection()
+            reader = local["reader"] = proxied.driver_connection
+            proxied.detach()
+        return reader
+
+    @contextmanager
+    def dbapi_read(self) -> Iterator[Any]:
+        """Give a raw DBAPI connection for reads (the fast path of :class:`Table`)."""
+        fast = self.reader_connection()
+        if fast is not None:
+            yield fast
+            return
+        if self._memory:
+            with self.write() as connection:
+                yield connection.connection.driver_connection
+            return
+        raw = self.engine.raw_connection()
+        try:
+            yield raw.driver_connection
+        finally:
+            raw.close()
+
+    @property
+    def in_transaction(self) -> bool:
+        """True when the current thread is inside :meth:`write`."""
+        return getattr(self._local, "connection", None) is not None
+
+    # -- raw SQL ------------------------------------------------------------------------
+
+    def q(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict]:
+        """Run one SQL statement and return its rows as dicts.
+
+        Args:
+            sql: the statement. Use ``?`` placeholders with a sequence of ``params``, or
+                ``:name`` placeholders with a dict.
+            params: the bound values.
+
+        Returns:
+            The rows (an empty list for statements that return none). ``SELECT`` statements
+            run on a read connection; anything else runs in a write transaction.
+        """
+        clause = to_text_clause(sql, params)
+        context = self.read if _is_select(sql) else self.write
+        with context() as connection:
+            result = connection.execute(clause)
+            return [dict(row) for row in result.mappings()] if result.returns_rows else []
+
+    # -- tables -------------------------------------------------------------------------
+
+    def create(
+        self,
+        cls: type,
+        pk: str | Sequence[str] = "id",
+        transform: bool = False,
+        name: str | None = None,
+    ) -> Table:
+        """Create the table for ``cls`` (see :func:`tinybase.data.create.create_table`)."""
+        from tinybase.data.create import create_table
+
+        return create_table(self, cls, pk=pk, transform=transform, name=name)
+
+    @property
+    def t(self) -> Tables:
+        """Existing tables by name: ``db.t.user``, ``db.t['user']``, ``'user' in db.t``."""
+        return Tables(self)
+
+    def table_names(self) -> list[str]:
+        """Names of the existing tables."""
+        with self.read() as connection:
+            return sorted(sa.inspect(connection).get_table_names())
+
+    def table_info(self, name: str) -> TableInfo:
+        """The cached description of table ``name``; raises NotFoundError if it is missing."""
+        info = self._tables.get(name)
+        if info is None:
+            with self.read() as connection:
+                table = reflect_table(connection, name)
+            if table is None:
+                raise NotFoundError(f"no table named {name!r}")
+            info = TableInfo(table, self.engine.dialect)
+            with self._tables_guard:
+                self._tables[name] = info
+        return info
+
+    def forget(self, name: str | None = None) -> None:
+        """Drop cached table descriptions (all, or one) after a schema change made elsewhere."""
+        with self._tables_guard:
+            if name is None:
+                self._tables.clear()
+            else:
+                self._tables.pop(name, None)
+
+    def register_class(self, name: str, cls: type) -> None:
+        """Make ``cls`` the row class of table ``name`` for tables got through ``db.t``."""
+        self._classes[name] = cls
+
+    def row_class(self, name: str) -> type | None:
+        """The class registered for table ``name`` by :meth:`create`, if any."""
+        return self._classes.get(name)
+
+
+class Tables:
+    """Accessor behind ``db.t``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __getitem__(self, name: str) -> Table:
+        from tinybase.data.table import Table
+
+        return Table(self._db, name, self._db.row_class(name))
+
+    def __getattr__(self, name: str) -> Table:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except NotFoundError:
+            raise AttributeError(f"no table named {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._db.table_names()
+
+    def __iter__(self) -> Iterator[Table]:
+        return (self[name] for name in self._db.table_names())
+
+    def __repr__(self) -> str:
+        return f"<Tables {', '.join(self._db.table_names())}>"
+
+
+def _is_select(sql: str) -> bool:
+    # WITH may wrap an INSERT/UPDATE on PostgreSQL: it runs as a write, to be committed.
+    words = sql.lstrip().split(None, 1)
+    return bool(words) and words[0].lower() in ("select", "values")
+
+
+def database(url: str) -> Database:
+    """Open a database: ``':memory:'``, a file path, ``sqlite:///...`` or ``postgresql://...``."""
+    return Database(create_engine(url))

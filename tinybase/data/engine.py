@@ -1,0 +1,122 @@
+"""Engine factory: SQLite (file or memory) and PostgreSQL (psycopg 3) behind one function.
+
+On SQLite, Python's ``sqlite3`` module is put in autocommit mode (``isolation_level=None``) and
+SQLAlchemy's ``begin`` event emits ``BEGIN`` itself (the "pysqlite serializable" recipe of the
+SQLAlchemy documentation), so transactions are real transactions, SAVEPOINTs work, and a
+connection flagged as a writer starts with ``BEGIN IMMEDIATE``: the write lock is taken up
+front instead of failing later with "database is locked" when a read turns into a write.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["IMMEDIATE_OPTION", "create_engine", "is_memory", "sqlite_path"]
+
+#: Execution option that makes the next ``BEGIN`` on a SQLite connection a ``BEGIN IMMEDIATE``.
+IMMEDIATE_OPTION = "tinybase_begin_immediate"
+
+_MEMORY_NAMES = (None, "", ":memory:")
+
+
+def create_engine(url: str) -> sa.Engine:
+    """Create a SQLAlchemy engine for ``url``.
+
+    Args:
+        url: ``':memory:'``, a file path (its parent folder is created), ``sqlite:///path``,
+            ``postgresql://...`` (rewritten to the psycopg 3 driver) or
+            ``postgresql+psycopg://...``.
+
+    Returns:
+        An engine. On SQLite every connection has WAL (files), ``synchronous=NORMAL``,
+        ``foreign_keys=ON``, ``busy_timeout=5000`` and a ``REGEXP`` function. A ``:memory:``
+        database is a single connection shared by all threads (callers serialize access,
+        as :class:`tinybase.data.Database` does). PostgreSQL sessions use the UTC time zone.
+    """
+    parsed = make_url(_normalize(url))
+    if parsed.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(parsed, connect_args={"options": "-c timezone=UTC"})
+    return sa.create_engine(parsed)
+
+
+def is_memory(engine: sa.Engine) -> bool:
+    """True for an in-memory SQLite engine."""
+    return engine.dialect.name == "sqlite" and engine.url.database in _MEMORY_NAMES
+
+
+def sqlite_path(engine: sa.Engine) -> str | None:
+    """The resolved file path of a SQLite file engine, else None."""
+    if engine.dialect.name != "sqlite" or is_memory(engine):
+        return None
+    return str(Path(engine.url.database).resolve())
+
+
+def _normalize(url: str) -> str:
+    if url in _MEMORY_NAMES or url == "sqlite://":
+        return "sqlite://"
+    if "://" not in url:
+        return f"sqlite:///{Path(url)}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
+    memory = url.database in _MEMORY_NAMES
+    if memory:
+        engine = sa.create_engine(
+            "sqlite://",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+        )
+    else:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            pool_size=8,
+            max_overflow=32,
+            connect_args={"check_same_thread": False, "timeout": 5},
+        )
+    sa.event.listen(engine, "connect", functools.partial(_on_connect, wal=not memory))
+    sa.event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any, *, wal: bool) -> None:
+    # Autocommit mode at the driver level: the "begin" event below emits BEGIN itself.
+    dbapi_connection.isolation_level = None
+    if wal:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    dbapi_connection.execute("PRAGMA busy_timeout=5000")
+    dbapi_connection.create_function("REGEXP", 2, _regexp, deterministic=True)
+
+
+def _on_begin(connection: sa.Connection) -> None:
+    immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
+    statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    connection.connection.driver_connection.execute(statement)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: Any) -> bool | None:
+    """SQLite calls ``regexp(pattern, value)`` for ``value REGEXP pattern``."""
+    if pattern is None or value is None:
+        return None
+    return _compile_pattern(pattern).search(str(value)) is not None

@@ -1,0 +1,471 @@
+"""The record engine: CRUD and lists over one table for one record API, rules in the SQL.
+
+One engine serves both HTTP families (``/api/records/v1`` and ``/api/collections``) and the
+Python side. It returns plain dicts (write-only ``_`` columns and excluded columns removed),
+ready for orjson. See :mod:`tinybase.records.statements` for how rules become SQL and
+:mod:`tinybase.records.access` for the ACLs and statuses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from tinybase.auth.principal import Principal
+from tinybase.errors import (
+    BadRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from tinybase.records.access import authorize, compile_rules, may
+from tinybase.records.config import ConflictResolution, RecordApiConfig
+from tinybase.records.cursor import after_cursor, decode_cursor, encode_cursor
+from tinybase.records.filters import compile_filter
+from tinybase.records.integrity import map_database_errors
+from tinybase.records.order import sort_keys
+from tinybase.records.query import ListQuery, ListResult
+from tinybase.records.rules import ROW_ALIAS, CompiledRule, Operation
+from tinybase.records.schema import json_schema
+from tinybase.records.statements import ID_PARAM, IDS_PARAM, Statements
+from tinybase.records.values import ValueKind, convert, value_kind
+from tinybase.utils import utcnow, uuid7
+
+if TYPE_CHECKING:
+    from tinybase.data import Database
+
+__all__ = ["MAX_BULK", "ExpandLookup", "RecordEngine"]
+
+MAX_BULK = 1024
+TIMESTAMP_COLUMNS = ("created_at", "updated_at")
+USER_TABLE_KEY = "_user.id"
+
+ExpandLookup = Callable[[str], "RecordEngine | None"]
+"""Given a table name, the engine of the record API that exposes it (or None)."""
+
+
+class _Resolver:
+    """The allowlist of columns clients may filter and sort on: the readable ones."""
+
+    def __init__(self, row: sa.Alias, readable: Iterable[str]) -> None:
+        self._columns = {name: row.c[name] for name in readable}
+
+    def resolve(self, name: str) -> sa.ColumnElement[Any]:
+        column = self._columns.get(name)
+        if column is None:
+            raise BadRequestError(f"unknown column: {name[:64]!r}")
+        return column
+
+
+class RecordEngine:
+    """CRUD and lists over ``table`` as record API ``api`` describes.
+
+    Args:
+        db: the database (``tinybase.data.Database``).
+        api: the API's configuration (ACLs, rules, conflict resolution ...).
+        table: the exposed table (or view, with ``read_only=True``).
+        read_only: refuse writes (views).
+        expand_lookup: finds the engine of a referenced table, for ``expand``.
+
+    Raises:
+        ValidationError: the table has no usable primary key, or a rule misuses
+            ``_USER_``/``_ROW_``/``_REQ_``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        api: RecordApiConfig,
+        table: sa.Table,
+        *,
+        read_only: bool = False,
+        expand_lookup: ExpandLookup | None = None,
+    ) -> None:
+        self.db, self.api, self.table, self.read_only = db, api, table, read_only
+        self.expand_lookup = expand_lookup
+        self.pk = _primary_key(table)
+        excluded = set(api.excluded_columns)
+        if self.pk in excluded or self.pk.startswith("_"):
+            raise ValidationError.for_field("excluded_columns", "the primary key must be readable")
+        self.readable = tuple(
+            c.name for c in table.columns if not c.name.startswith("_") and c.name not in excluded
+        )
+        self.writable = {c.name: c for c in table.columns if c.name not in excluded}
+        self.kinds = {c.name: value_kind(c) for c in table.columns}
+        self.row = table.alias(ROW_ALIAS)
+        self.resolver = _Resolver(self.row, self.readable)
+        self.rules = compile_rules(api, table, dialect=db.dialect)
+        self.statements = Statements(
+            table,
+            self.row,
+            self.pk,
+            self.readable,
+            conflict=api.conflict_resolution,
+            dialect=db.dialect,
+        )
+        self.user_columns = tuple(
+            c.name
+            for c in table.columns
+            if c.name in self.writable
+            and any(fk.target_fullname == USER_TABLE_KEY for fk in c.foreign_keys)
+        )
+        self.timestamps = tuple(
+            n for n in TIMESTAMP_COLUMNS if n in table.c and self.kinds[n] == ValueKind.DATETIME
+        )
+        pk_type = table.c[self.pk].type
+        self.uuid_key = self.kinds[self.pk] == ValueKind.UUID or (
+            self.kinds[self.pk] == ValueKind.TEXT and getattr(pk_type, "length", None) == 36
+        )
+        self.generates_id = self.kinds[self.pk] in (ValueKind.TEXT, ValueKind.UUID)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def read(
+        self, principal: Principal, record_id: Any, *, expand: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """One record, if the ACLs and the read rule let ``principal`` see it.
+
+        Raises:
+            NotFoundError: no such record, or the read rule hides it.
+            PermissionDeniedError / AuthenticationError: the ACLs deny reading.
+            BadRequestError: an ``expand`` the API does not allow.
+        """
+        rule = self._rule(principal, Operation.READ)
+        key = self.parse_id(record_id)
+        with self.db.read() as connection:
+            row = connection.execute(self.statements.read(rule), self._params(principal, rule, key))
+            found = row.fetchone()
+        if found is None:
+            raise NotFoundError()
+        record = dict(zip(self.readable, found, strict=True))
+        if expand:
+            self._expand(principal, [record], expand)
+        return record
+
+    def read_many(self, principal: Principal, ids: Iterable[Any]) -> dict[str, dict[str, Any]]:
+        """The readable records among ``ids``, keyed by their id as text (for expand)."""
+        wanted = list({key for key in (self._try_id(i) for i in ids) if key is not None})
+        if not wanted or not may(self.api, principal, Operation.READ):
+            return {}
+        rule = self._rule(principal, Operation.READ)
+        params = self._params(principal, rule) | {IDS_PARAM: wanted}
+        with self.db.read() as connection:
+            rows = connection.execute(self.statements.read_many(rule), params).fetchall()
+        records = [dict(zip(self.readable, row, strict=True)) for row in rows]
+        return {str(record[self.pk]): record for record in records}
+
+    def list(self, principal: Principal, query: ListQuery) -> ListResult:
+        """A page of the records ``principal`` may list, filtered and sorted in SQL.
+
+        Raises:
+            BadRequestError: a bad filter, order, cursor or expand (named).
+            PermissionDeniedError / AuthenticationError: the ACLs deny listing.
+        """
+        rule = self._rule(principal, Operation.LIST)
+        limit = min(query.limit, self.api.listing_hard_limit)
+        keys = sort_keys(query.order, self.resolver, self.row.c[self.pk])
+        if any(self.kinds[key.column.key] == ValueKind.JSON for key in keys):
+            raise BadRequestError("order: JSON columns cannot be sorted")
+        conditions = [] if query.filters is None else [compile_filter(query.filters, self.resolver)]
+        statement = self.statements.select_rows(rule).where(*conditions)
+        if query.cursor:
+            values = decode_cursor(keys, query.cursor)
+            nulls_smallest = self.db.dialect == "sqlite"
+            statement = statement.where(after_cursor(keys, values, nulls_smallest=nulls_smallest))
+        statement = statement.order_by(*(key.clause() for key in keys)).limit(limit)
+        if query.offset:
+            statement = statement.offset(query.offset)
+        params = self._params(principal, rule)
+        with map_database_errors(self.table.name), self.db.read() as connection:
+            rows = connection.execute(statement, params).fetchall()
+            total = None
+            if query.count:
+                counter = self.statements.count().where(*conditions)
+                counter = counter if rule is None else counter.where(rule.clause)
+                total = connection.execute(counter, params).scalar_one()
+        records = [dict(zip(self.readable, row, strict=True)) for row in rows]
+        cursor = encode_cursor(keys, records[-1]) if records else None
+        if query.expand:
+            self._expand(principal, records, query.expand)
+        return ListResult(records=records, cursor=cursor, total_count=total)
+
+    def json_schema(self, principal: Principal, mode: str = "Insert") -> dict[str, Any]:
+        """The JSON Schema of records in ``mode`` (``Insert``, ``Update`` or ``Select``).
+
+        Raises:
+            PermissionDeniedError / AuthenticationError: SCHEMA is not granted.
+            BadRequestError: an unknown mode.
+        """
+        rule = self._rule(principal, Operation.SCHEMA)
+        if rule is not None:
+            with self.db.read() as connection:
+                holds = connection.execute(
+                    self.statements.rule_holds(rule, on_row=False), self._params(principal, rule)
+                ).first()
+            if holds is None:
+                raise PermissionDeniedError()
+        return json_schema(self, mode)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def create(
+        self, principal: Principal, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
+        """Create one record, or several (a list) in one transaction; return their ids.
+
+        Raises:
+            PermissionDeniedError: the ACLs or the create rule deny it (nothing is written).
+            ValidationError: an unknown, excluded or badly typed field (named).
+            ConflictError: a unique value is taken (``ABORT`` conflict resolution).
+            PayloadTooLargeError: more than ``MAX_BULK`` records.
+        """
+        self._check_writable()
+        rule = self._rule(principal, Operation.CREATE)
+        records = [values] if isinstance(values, Mapping) else list(values)
+        if not records:
+            raise ValidationError.for_field("body", "no records to create")
+        if len(records) > MAX_BULK:
+            raise PayloadTooLargeError(f"at most {MAX_BULK} records per request")
+        prepared = [self._prepare_create(principal, record) for record in records]
+        with map_database_errors(self.table.name), self.db.write() as connection:
+            return [
+                self._insert(connection, principal, rule, values, request)
+                for values, request in prepared
+            ]
+
+    def update(
+        self, principal: Principal, record_id: Any, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Change some fields of a record; return the record as stored.
+
+        Raises:
+            NotFoundError: no such record, or the caller may not read it.
+            PermissionDeniedError: the caller may read it but the update rule denies it.
+            ValidationError / ConflictError: as for :meth:`create`.
+        """
+        self._check_writable()
+        rule = self._rule(principal, Operation.UPDATE)
+        key = self.parse_id(record_id)
+        request = self._prepare(values, creating=False, key=key)
+        changes = dict(request)
+        if "updated_at" in self.timestamps:
+            changes["updated_at"] = utcnow()
+        names = tuple(sorted(changes))
+        params = self._params(principal, rule, key, request) | self._values(changes)
+        with map_database_errors(self.table.name), self.db.write() as connection:
+            row = connection.execute(self.statements.update(names, rule), params).fetchone()
+            if row is None:
+                self._raise_missing(connection, principal, key)
+        return dict(zip(self.readable, row, strict=True))
+
+    def delete(self, principal: Principal, record_id: Any) -> None:
+        """Delete a record.
+
+        Raises:
+            NotFoundError: no such record, or the caller may not read it.
+            PermissionDeniedError: the caller may read it but the delete rule denies it.
+        """
+        self._check_writable()
+        rule = self._rule(principal, Operation.DELETE)
+        key = self.parse_id(record_id)
+        with map_database_errors(self.table.name), self.db.write() as connection:
+            statement = self.statements.delete(rule)
+            row = connection.execute(statement, self._params(principal, rule, key)).fetchone()
+            if row is None:
+                self._raise_missing(connection, principal, key)
+
+    # -- ids ------------------------------------------------------------------------------
+
+    def parse_id(self, raw: Any) -> Any:
+        """A record id from a URL or body, typed like the primary key.
+
+        Accepts the plain value and, for UUID keys, TrailBase's older url-safe base64 form.
+
+        Raises:
+            NotFoundError: the id cannot be a key of this table (so it names no record).
+        """
+        key = self._try_id(raw)
+        if key is None:
+            raise NotFoundError()
+        return key
+
+    def _try_id(self, raw: Any) -> Any:
+        kind = self.kinds[self.pk]
+        if isinstance(raw, uuid.UUID):
+            raw = str(raw)
+        if self.uuid_key and isinstance(raw, str) and len(raw) == 22:
+            raw = _base64_uuid(raw) or raw
+        try:
+            return convert(kind, raw)
+        except ValueError:
+            return None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _rule(self, principal: Principal, operation: str) -> CompiledRule | None:
+        applies = authorize(self.api, principal, operation)
+        return self.rules[operation] if applies else None
+
+    def _params(
+        self,
+        principal: Principal,
+        rule: CompiledRule | None,
+        key: Any = None,
+        request: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        params = {ID_PARAM: key} if key is not None else {}
+        if rule is not None:
+            params.update(rule.params(principal.user_id, request))
+        return params
+
+    def _values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        names = self.statements.params
+        return {names[name]: value for name, value in values.items()}
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise PermissionDeniedError(f"record API {self.api.name!r} is read-only")
+
+    def _prepare(self, values: Any, *, creating: bool, key: Any = None) -> dict[str, Any]:
+        """Check and convert client values: known, visible, well-typed columns only."""
+        if not isinstance(values, Mapping):
+            raise ValidationError.for_field("body", "expected a JSON object")
+        prepared: dict[str, Any] = {}
+        for name, value in values.items():
+            column = self.writable.get(name)
+            if column is None:
+                raise ValidationError.for_field(
+                    str(name)[:64], "unknown field", kind="extra_forbidden"
+                )
+            if name in self.timestamps:
+                raise ValidationError.for_field(name, "read-only field")
+            try:
+                prepared[name] = convert(self.kinds[name], value)
+            except ValueError as exc:
+                raise ValidationError.for_field(name, str(exc)) from None
+        if not creating and self.pk in prepared and prepared.pop(self.pk) != key:
+            raise ValidationError.for_field(self.pk, "the primary key cannot be changed")
+        return prepared
+
+    def _prepare_create(
+        self, principal: Principal, record: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        request = self._prepare(record, creating=True)
+        if self.api.autofill_missing_user_id_columns and principal.user_id is not None:
+            for name in self.user_columns:
+                if request.get(name) is None:
+                    request[name] = principal.user_id
+        values = dict(request)
+        if self.generates_id and values.get(self.pk) is None:
+            values[self.pk] = str(uuid7())
+        now = utcnow()
+        for name in self.timestamps:
+            values[name] = now
+        return values, request
+
+    def _insert(
+        self,
+        connection: sa.Connection,
+        principal: Principal,
+        rule: CompiledRule | None,
+        values: dict[str, Any],
+        request: dict[str, Any],
+    ) -> Any:
+        if self.api.conflict_resolution == ConflictResolution.REPLACE and not principal.is_admin:
+            self._guard_replace(connection, principal, values.get(self.pk), request)
+        names = tuple(sorted(values))
+        params = self._values(values) | self._params(principal, rule, request=request)
+        row = connection.execute(self.statements.insert(names, rule), params).fetchone()
+        if row is not None:
+            return _plain_id(row[0])
+        if rule is not None and self.api.conflict_resolution != ConflictResolution.IGNORE:
+            raise PermissionDeniedError()
+        if rule is not None:
+            holds = connection.execute(self.statements.rule_holds(rule, on_row=False), params)
+            if holds.first() is None:
+                raise PermissionDeniedError()
+        return _plain_id(values.get(self.pk))
+
+    def _guard_replace(
+        self, connection: sa.Connection, principal: Principal, key: Any, request: Mapping[str, Any]
+    ) -> None:
+        """REPLACE overwrites an existing row: only if the caller may update that row."""
+        if key is None:
+            return
+        exists = connection.execute(
+            sa.select(sa.literal(1)).where(self.table.c[self.pk] == key)
+        ).first()
+        if exists is None:
+            return
+        rule = self._rule(principal, Operation.UPDATE)
+        if rule is None:
+            return
+        statement = self.statements.rule_holds(rule, on_row=True)
+        if connection.execute(statement, self._params(principal, rule, key, request)).first():
+            return
+        raise PermissionDeniedError()
+
+    def _raise_missing(self, connection: sa.Connection, principal: Principal, key: Any) -> None:
+        """After an update/delete that matched nothing: 403 if the caller can see the row."""
+        if may(self.api, principal, Operation.READ):
+            rule = None if principal.is_admin else self.rules[Operation.READ]
+            statement = self.statements.read(rule)
+            if connection.execute(statement, self._params(principal, rule, key)).first():
+                raise PermissionDeniedError()
+        raise NotFoundError()
+
+    def _expand(
+        self, principal: Principal, records: list[dict[str, Any]], names: Sequence[str]
+    ) -> None:
+        """Replace expanded foreign keys by ``{"id": ..., "data": {...}}`` or None.
+
+        Each referenced record is read through the API exposing its table, with the
+        caller's own ACLs and read rule: what the caller may not read comes back as None.
+        """
+        for name in names:
+            if name not in self.api.expand:
+                raise BadRequestError(f"expand: {name[:64]!r} is not expandable")
+            self.resolver.resolve(name)
+            target = self._expand_target(name)
+            found = target.read_many(principal, (r[name] for r in records)) if target else {}
+            for record in records:
+                value = record[name]
+                data = None if value is None else found.get(str(value))
+                record[name] = None if data is None else {"id": _plain_id(value), "data": data}
+
+    def _expand_target(self, name: str) -> RecordEngine | None:
+        for foreign_key in self.table.c[name].foreign_keys:
+            table_name, _, column = foreign_key.target_fullname.rpartition(".")
+            target = self.expand_lookup(table_name) if self.expand_lookup else None
+            if target is not None and target.pk == column:
+                return target
+        if not self.table.c[name].foreign_keys:
+            raise BadRequestError(f"expand: {name!r} is not a foreign key")
+        return None
+
+
+def _primary_key(table: sa.Table) -> str:
+    columns = list(table.primary_key.columns)
+    if len(columns) == 1:
+        return columns[0].name
+    if not columns and "id" in table.c:
+        return "id"  # views have no declared key: TrailBase's convention, an id column
+    raise ValidationError.for_field("table_name", "the table needs a single-column primary key")
+
+
+def _plain_id(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def _base64_uuid(raw: str) -> str | None:
+    try:
+        data = base64.urlsafe_b64decode(raw + "==")
+    except (binascii.Error, ValueError):
+        return None
+    return str(uuid.UUID(bytes=data)) if len(data) == 16 else None

@@ -1,0 +1,263 @@
+"""The list filter language: query parameters -> a small AST -> a SQLAlchemy expression.
+
+Two syntaxes are accepted and may be mixed (all top-level terms are ANDed):
+
+- TrailBase's: ``filter[col]=v``, ``filter[col][$op]=v``, nested
+  ``filter[$and][0][col][$op]=v`` and ``filter[$or][1][col]=v``;
+- the short form: ``col[op]=v`` and bare ``col=v`` (names in ``RESERVED_PARAMETERS`` are list
+  options, not filters; use ``filter[limit]=...`` for a column named ``limit``).
+
+Operators: ``$eq $ne $gt $gte $lt $lte $like $re $is`` (``$is`` takes ``NULL`` or ``!NULL``),
+and in the short form also ``eq``, ``not``, ``ne``, ``gt`` ... ``re``, ``is``.
+
+Security: column names are only ever looked up through a :class:`ColumnResolver` (an
+allowlist owned by the caller); values are converted by the column's type and always bound.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from tinybase.errors import BadRequestError
+from tinybase.records.values import ValueKind, convert, value_kind
+
+__all__ = [
+    "RESERVED_PARAMETERS",
+    "ColumnResolver",
+    "Comparison",
+    "Composite",
+    "FilterNode",
+    "compile_filter",
+    "parse_filters",
+]
+
+RESERVED_PARAMETERS = frozenset(
+    {"limit", "cursor", "offset", "order", "expand", "count", "geojson", "mode", "filter"}
+)
+MAX_TERMS = 64
+MAX_DEPTH = 8
+MAX_PATTERN_LENGTH = 512
+
+_OPERATORS = {
+    "eq": "eq",
+    "equal": "eq",
+    "ne": "ne",
+    "not": "ne",
+    "neq": "ne",
+    "gt": "gt",
+    "gte": "gte",
+    "lt": "lt",
+    "lte": "lte",
+    "like": "like",
+    "re": "re",
+    "regexp": "re",
+    "is": "is",
+}
+_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+
+
+class ColumnResolver(Protocol):
+    """Turns a client-supplied column name into a column, or refuses it.
+
+    Implementations allowlist: write-only (``_``-prefixed) and excluded columns must never
+    resolve. Raise :class:`~tinybase.errors.BadRequestError` naming the column otherwise.
+    """
+
+    def resolve(self, name: str) -> sa.ColumnElement[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """``column op value``; ``value`` is the raw text from the query string."""
+
+    column: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Composite:
+    """``$and`` / ``$or`` over child nodes."""
+
+    kind: str
+    children: tuple[FilterNode, ...]
+
+
+FilterNode = Comparison | Composite
+
+
+def parse_filters(params: Iterable[tuple[str, str]]) -> FilterNode | None:
+    """Parse query parameters into one filter tree (``None`` when there is no filter).
+
+    Args:
+        params: the query string's (key, value) pairs, in order; list options such as
+            ``limit`` are skipped.
+
+    Raises:
+        BadRequestError: a malformed key, an unknown operator, a filter that is too large.
+    """
+    terms: list[FilterNode] = []
+    tree: dict[str, Any] = {}
+    for key, value in params:
+        match = _KEY.match(key)
+        if match is None:
+            raise BadRequestError(f"malformed query parameter: {key!r}")
+        name, rest = match.group(1), _SEGMENT.findall(match.group(2))
+        if name == "filter":
+            if not rest:
+                raise BadRequestError("filter needs a column: filter[column]=value")
+            _insert(tree, rest, value)
+        elif name in RESERVED_PARAMETERS and not rest:
+            continue
+        elif len(rest) > 1:
+            raise BadRequestError(f"malformed filter: {key!r}")
+        else:
+            terms.append(Comparison(name, _operator(rest[0] if rest else "eq"), value))
+    if tree:
+        terms.extend(_level(tree, depth=1))
+    if len(terms) > MAX_TERMS or _count(terms) > MAX_TERMS:
+        raise BadRequestError(f"too many filter terms (at most {MAX_TERMS})")
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else Composite("and", tuple(terms))
+
+
+def _operator(raw: str) -> str:
+    op = _OPERATORS.get(raw.removeprefix("$").lower())
+    if op is None:
+        raise BadRequestError(f"unknown filter operator: {raw!r}")
+    return op
+
+
+def _insert(tree: dict[str, Any], path: list[str], value: str) -> None:
+    if len(path) > 2 * MAX_DEPTH + 2:
+        raise BadRequestError("filter nested too deeply")
+    node = tree
+    for segment in path[:-1]:
+        child = node.setdefault(segment, {})
+        if not isinstance(child, dict):
+            raise BadRequestError(f"conflicting filter keys at {segment!r}")
+        node = child
+    last = path[-1]
+    if last in node:
+        raise BadRequestError(f"duplicate filter key: {last!r}")
+    node[last] = value
+
+
+def _level(node: dict[str, Any], *, depth: int) -> list[FilterNode]:
+    """One level of the nested syntax: columns and ``$and``/``$or`` groups, ANDed."""
+    if depth > MAX_DEPTH:
+        raise BadRequestError("filter nested too deeply")
+    terms: list[FilterNode] = []
+    for key, child in node.items():
+        if key in ("$and", "$or"):
+            terms.append(_group(key[1:], child, depth=depth))
+        elif isinstance(child, str):
+            terms.append(Comparison(key, "eq", child))
+        else:
+            terms.extend(_column_terms(key, child))
+    return terms
+
+
+def _group(kind: str, child: Any, *, depth: int) -> Composite:
+    if not isinstance(child, dict) or not child:
+        raise BadRequestError(f"${kind} needs indexed members: filter[${kind}][0][column]=v")
+    members: list[FilterNode] = []
+    for index in sorted(child, key=_index):
+        member = child[index]
+        if not isinstance(member, dict):
+            raise BadRequestError(f"${kind}[{index}] needs a column")
+        parts = _level(member, depth=depth + 1)
+        members.append(parts[0] if len(parts) == 1 else Composite("and", tuple(parts)))
+    return Composite(kind, tuple(members))
+
+
+def _index(raw: str) -> int:
+    if not raw.isdigit():
+        raise BadRequestError(f"filter group index must be a number: {raw!r}")
+    return int(raw)
+
+
+def _column_terms(column: str, operators: dict[str, Any]) -> list[FilterNode]:
+    terms: list[FilterNode] = []
+    for raw_op, value in operators.items():
+        if not isinstance(value, str):
+            raise BadRequestError(f"malformed filter on {column!r}")
+        terms.append(Comparison(column, _operator(raw_op), value))
+    return terms
+
+
+def _count(terms: Iterable[FilterNode]) -> int:
+    total = 0
+    for term in terms:
+        total += _count(term.children) if isinstance(term, Composite) else 1
+    return total
+
+
+def compile_filter(node: FilterNode, resolver: ColumnResolver) -> sa.ColumnElement[bool]:
+    """Compile a filter tree to a boolean SQL expression with every value bound.
+
+    Raises:
+        BadRequestError: an unknown or hidden column (named), a value that does not fit the
+            column's type (named), an operator that does not apply to the column.
+    """
+    if isinstance(node, Composite):
+        parts = [compile_filter(child, resolver) for child in node.children]
+        return sa.and_(*parts) if node.kind == "and" else sa.or_(*parts)
+    column = resolver.resolve(node.column)
+    return _comparison(column, node)
+
+
+def _comparison(column: sa.ColumnElement[Any], node: Comparison) -> sa.ColumnElement[bool]:
+    op, kind = node.op, value_kind(column)
+    if op == "is":
+        marker = node.value.strip().upper()
+        if marker == "NULL":
+            return column.is_(None)
+        if marker == "!NULL":
+            return column.is_not(None)
+        raise BadRequestError(f"filter on {node.column!r}: $is takes NULL or !NULL")
+    if op in ("like", "re"):
+        if kind not in (ValueKind.TEXT, ValueKind.UUID):
+            raise BadRequestError(f"filter on {node.column!r}: ${op} needs a text column")
+        if len(node.value) > MAX_PATTERN_LENGTH:
+            raise BadRequestError(f"filter on {node.column!r}: pattern too long")
+        if op == "like":
+            return column.like(node.value)
+        _check_regex(node)
+        return column.regexp_match(node.value)
+    if kind == ValueKind.JSON:
+        raise BadRequestError(f"filter on {node.column!r}: JSON columns only support $is")
+    value = _typed(column, kind, node)
+    return _COMPARATORS[op](column, value)
+
+
+def _typed(column: sa.ColumnElement[Any], kind: str, node: Comparison) -> Any:
+    try:
+        value = convert(kind, node.value)
+    except ValueError as exc:
+        raise BadRequestError(f"filter on {node.column!r}: {exc}") from None
+    return sa.bindparam(None, value, type_=column.type)
+
+
+def _check_regex(node: Comparison) -> None:
+    try:
+        re.compile(node.value)
+    except re.error as exc:
+        raise BadRequestError(f"filter on {node.column!r}: invalid regular expression") from exc
+
+
+_COMPARATORS = {
+    "eq": lambda column, value: column == value,
+    "ne": lambda column, value: column != value,
+    "gt": lambda column, value: column > value,
+    "gte": lambda column, value: column >= value,
+    "lt": lambda column, value: column < value,
+    "lte": lambda column, value: column <= value,
+}

@@ -1,0 +1,224 @@
+"""Every record API of the instance by name: collections' defaults, admin-defined, configured.
+
+Sources, in order of precedence (a later API with a taken name is skipped, with a warning):
+
+1. :class:`RecordApiSource` objects (collections provide one: each collection's default API);
+2. the ``_record_api`` table (APIs defined by admins through ``/api/admin/record-apis``);
+3. ``config.record_apis`` from ``tinybase.toml`` (TrailBase-shaped entries).
+
+For 2 and 3 the table is reflected (tables and views; views are read-only) and TrailBase's
+semantics apply: ``READ`` in an ACL grants ``LIST`` too.
+
+Across processes: the registry rebuilds itself when the database says something changed.
+Every ``poll_seconds`` (2 s by default), the next lookup reads a version, the row count and
+latest ``updated_at`` of ``_record_api`` and ``_collection`` (two tiny tables, one query), and
+reloads when it differs. In this process :meth:`invalidate` reloads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import sqlalchemy as sa
+
+from tinybase.db.models import Collection, RecordApi
+from tinybase.errors import NotFoundError, TinyBaseError, ValidationError
+from tinybase.records.config import RecordApiConfig
+from tinybase.records.engine import RecordEngine
+
+if TYPE_CHECKING:
+    from tinybase.data import Database
+
+__all__ = ["RecordApiRegistry", "RecordApiSource", "RegisteredApi", "reflect"]
+
+logger = logging.getLogger(__name__)
+
+_RECORD_APIS: sa.Table = RecordApi.__table__  # type: ignore[attr-defined]
+_COLLECTIONS: sa.Table = Collection.__table__  # type: ignore[attr-defined]
+
+
+class RecordApiSource(Protocol):
+    """Something that defines record APIs over tables it owns (collections do)."""
+
+    def record_apis(self) -> Iterable[tuple[RecordApiConfig, sa.Table]]: ...
+
+
+@dataclass(frozen=True)
+class RegisteredApi:
+    """One API: its config, table, engine, and where it was defined."""
+
+    config: RecordApiConfig
+    table: sa.Table
+    engine: RecordEngine
+    origin: str  # "source" (collections), "admin" or "config"
+
+
+class RecordApiRegistry:
+    """Record APIs by name, built lazily and rebuilt on change.
+
+    Args:
+        db: the database.
+        config_apis: the ``record_apis`` entries of the configuration file.
+        sources: providers of APIs (see :class:`RecordApiSource`); more with
+            :meth:`add_source`.
+        poll_seconds: how often a lookup checks the database for changes made elsewhere.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        config_apis: Sequence[Mapping[str, Any]] = (),
+        sources: Sequence[RecordApiSource] = (),
+        poll_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self._config_apis = list(config_apis)
+        self._sources = list(sources)
+        self._poll_seconds = poll_seconds
+        self._clock = clock
+        self._apis: dict[str, RegisteredApi] | None = None
+        self._by_table: dict[str, RecordEngine] = {}
+        self._version: tuple[Any, ...] | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def add_source(self, source: RecordApiSource) -> None:
+        """Add a provider of APIs and reload."""
+        self._sources.append(source)
+        self.invalidate()
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def get(self, name: str) -> RecordEngine:
+        """The engine of API ``name``.
+
+        Raises:
+            NotFoundError: no such API.
+        """
+        registered = self.apis().get(name)
+        if registered is None:
+            raise NotFoundError(f"record API {name[:64]!r} not found")
+        return registered.engine
+
+    def for_table(self, table_name: str) -> RecordEngine | None:
+        """The engine of the API exposing ``table_name`` (the one named like the table first)."""
+        self.apis()
+        return self._by_table.get(table_name)
+
+    def apis(self) -> dict[str, RegisteredApi]:
+        """Every API by name (reloaded first if the database changed)."""
+        apis = self._apis
+        if apis is None or self._clock() - self._checked_at >= self._poll_seconds:
+            apis = self._refresh()
+        return apis
+
+    def invalidate(self) -> None:
+        """Forget everything; the next lookup reloads (call after a change in this process)."""
+        with self._lock:
+            self._apis = None
+            self._version = None
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _refresh(self) -> dict[str, RegisteredApi]:
+        with self._lock:
+            version = self._read_version()
+            self._checked_at = self._clock()
+            if self._apis is None or version != self._version:
+                self.db.forget()
+                self._apis = self._load()
+                self._by_table = self._table_index(self._apis)
+                self._version = version
+            return self._apis
+
+    def _read_version(self) -> tuple[Any, ...]:
+        query = sa.select(
+            sa.select(sa.func.count()).select_from(_RECORD_APIS).scalar_subquery(),
+            sa.select(sa.func.max(_RECORD_APIS.c.updated_at)).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(_COLLECTIONS).scalar_subquery(),
+            sa.select(sa.func.max(_COLLECTIONS.c.updated_at)).scalar_subquery(),
+        )
+        with self.db.read() as connection:
+            return tuple(connection.execute(query).one())
+
+    def _load(self) -> dict[str, RegisteredApi]:
+        apis: dict[str, RegisteredApi] = {}
+        lookup = self.for_table_unlocked
+        for source in self._sources:
+            for config, table in source.record_apis():
+                self._add(apis, config, table, "source", read_only=False, lookup=lookup)
+        with self.db.read() as connection:
+            rows = connection.execute(sa.select(_RECORD_APIS.c.config)).scalars().all()
+        for origin, entries in (("admin", rows), ("config", self._config_apis)):
+            for entry in entries:
+                self._add_reflected(apis, entry, origin)
+        return apis
+
+    def for_table_unlocked(self, table_name: str) -> RecordEngine | None:
+        """The table index as built by the last load (used by engines while expanding)."""
+        return self._by_table.get(table_name)
+
+    def _add_reflected(
+        self, apis: dict[str, RegisteredApi], entry: Mapping[str, Any], origin: str
+    ) -> None:
+        try:
+            config = RecordApiConfig.from_mapping(entry).normalized()
+            with self.db.read() as connection:
+                table, is_view = reflect(connection, config.table_name)
+            self._add(
+                apis, config, table, origin, read_only=is_view, lookup=self.for_table_unlocked
+            )
+        except (TinyBaseError, sa.exc.SQLAlchemyError) as exc:
+            # One broken API (a dropped table, say) must not take the others down.
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+            logger.warning("record API %r (%s) skipped: %s", name, origin, _reason(exc))
+
+    def _add(
+        self,
+        apis: dict[str, RegisteredApi],
+        config: RecordApiConfig,
+        table: sa.Table,
+        origin: str,
+        *,
+        read_only: bool,
+        lookup: Callable[[str], RecordEngine | None],
+    ) -> None:
+        if config.name in apis:
+            logger.warning("record API %r (%s) skipped: the name is taken", config.name, origin)
+            return
+        engine = RecordEngine(self.db, config, table, read_only=read_only, expand_lookup=lookup)
+        apis[config.name] = RegisteredApi(config, table, engine, origin)
+
+    @staticmethod
+    def _table_index(apis: Mapping[str, RegisteredApi]) -> dict[str, RecordEngine]:
+        index: dict[str, RecordEngine] = {}
+        for name, registered in apis.items():
+            table_name = registered.config.table_name
+            if name == table_name or table_name not in index:
+                index[table_name] = registered.engine
+        return index
+
+
+def reflect(connection: sa.Connection, table_name: str) -> tuple[sa.Table, bool]:
+    """Reflect a table or view; returns it and whether it is a view.
+
+    Raises:
+        ValidationError: no such table or view (naming ``table_name``).
+    """
+    inspector = sa.inspect(connection)
+    is_view = table_name in inspector.get_view_names()
+    if not is_view and not inspector.has_table(table_name):
+        raise ValidationError.for_field("table_name", f"no table or view named {table_name!r}")
+    table = sa.Table(table_name, sa.MetaData(), autoload_with=connection)
+    return table, is_view
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "detail", None) or exc).splitlines()[0]

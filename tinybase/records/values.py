@@ -1,0 +1,187 @@
+"""Client values converted to a column's Python type before they are bound.
+
+Query strings and form bodies carry text; JSON bodies carry numbers, booleans and strings.
+Both go through :func:`convert`, so a filter value, a cursor value and a written value are
+checked the same way and a bad one is reported with the column's name (never a 500 from the
+driver).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["ValueKind", "convert", "value_kind"]
+
+
+class ValueKind:
+    """The families of column types the record engine distinguishes."""
+
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    DATE = "date"
+    JSON = "json"
+    UUID = "uuid"
+    TEXT = "text"
+
+
+def value_kind(column: sa.ColumnElement[Any]) -> str:
+    """The :class:`ValueKind` of a column, from its SQLAlchemy type."""
+    column_type = column.type
+    if isinstance(column_type, sa.types.TypeDecorator):
+        if _is_uuid_decorator(column_type):
+            return ValueKind.UUID
+        column_type = column_type.impl_instance
+    if isinstance(column_type, sa.JSON):
+        return ValueKind.JSON
+    if isinstance(column_type, sa.Boolean):
+        return ValueKind.BOOLEAN
+    if isinstance(column_type, sa.Integer):
+        return ValueKind.INTEGER
+    if isinstance(column_type, (sa.Float, sa.Numeric)):
+        return ValueKind.NUMBER
+    if isinstance(column_type, sa.DateTime):
+        return ValueKind.DATETIME
+    if isinstance(column_type, sa.Date):
+        return ValueKind.DATE
+    if isinstance(column_type, sa.Uuid):
+        return ValueKind.UUID
+    return ValueKind.TEXT
+
+
+def _is_uuid_decorator(column_type: sa.types.TypeDecorator[Any]) -> bool:
+    try:
+        return column_type.python_type is uuid.UUID
+    except NotImplementedError:
+        return type(column_type).__name__ == "UUIDText"
+
+
+def convert(kind: str, value: Any) -> Any:
+    """Convert a client value to the Python type of a column of ``kind``.
+
+    Args:
+        kind: a :class:`ValueKind`.
+        value: text (query strings, forms) or a JSON value.
+
+    Returns:
+        The converted value; ``None`` stays ``None``.
+
+    Raises:
+        ValueError: with a short reason when the value does not fit the column.
+    """
+    if value is None:
+        return None
+    return _CONVERTERS[kind](value)
+
+
+def _to_integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip(), 10)
+        except ValueError:
+            pass
+    raise ValueError("expected an integer")
+
+
+def _to_number(value: Any) -> float | int:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    if isinstance(value, (int, float)):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError("expected a number") from None
+    else:
+        raise ValueError("expected a number")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise ValueError("expected a boolean")
+
+
+def _to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+        except ValueError:
+            raise ValueError("expected an ISO 8601 datetime") from None
+    else:
+        raise ValueError("expected an ISO 8601 datetime")
+    # Naive input is taken as UTC: TinyBase stores timezone-aware UTC datetimes.
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("expected an ISO 8601 date")
+
+
+def _to_uuid_text(value: Any) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError("expected a UUID") from None
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError("expected a string")
+
+
+def _to_json(value: Any) -> Any:
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    ValueKind.INTEGER: _to_integer,
+    ValueKind.NUMBER: _to_number,
+    ValueKind.BOOLEAN: _to_boolean,
+    ValueKind.DATETIME: _to_datetime,
+    ValueKind.DATE: _to_date,
+    ValueKind.UUID: _to_uuid_text,
+    ValueKind.TEXT: _to_text,
+    ValueKind.JSON: _to_json,
+}
