@@ -1,0 +1,3 @@
+-- W2: get one record by id, rotating over the seeded ids.
+dofile("common.lua")
+rotating_request("GET")

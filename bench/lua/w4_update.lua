@@ -1,0 +1,3 @@
+-- W4: partial update of score, rotating over the seeded ids.
+dofile("common.lua")
+rotating_request("PATCH")
