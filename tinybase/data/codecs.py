@@ -131,6 +131,8 @@ def _reject(kind: str, value: Any) -> InvalidDataError:
 
 
 def _dump_int(value: Any) -> Any:
+    if type(value) is int:  # the common case first (bool is a subclass: checked below)
+        return value
     if isinstance(value, enum.Enum):
         value = value.value
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
@@ -139,6 +141,8 @@ def _dump_int(value: Any) -> Any:
 
 
 def _dump_float(value: Any) -> Any:
+    if type(value) is float:
+        return value
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -147,6 +151,8 @@ def _dump_float(value: Any) -> Any:
 
 
 def _dump_str(value: Any) -> Any:
+    if type(value) is str:
+        return value
     if isinstance(value, enum.Enum):
         value = value.value
     if value is None or isinstance(value, str):
@@ -242,8 +248,13 @@ def dumper_for(kind: str, dialect: str) -> Dumper:
     return (_SQLITE_DUMPERS if dialect == "sqlite" else _DRIVER_DUMPERS)[kind]
 
 
+_PLAIN_ARGUMENTS = frozenset({int, str, float, bytes, type(None)})
+
+
 def dump_argument(value: Any, dialect: str) -> Any:
     """Convert a ``where_args``/``params`` value the way a column value of its type is stored."""
+    if type(value) in _PLAIN_ARGUMENTS:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from tinybase.data import engine as _engine
 from tinybase.data.codecs import dump_argument, python_type_for_kind
 from tinybase.data.errors import DataError, InvalidDataError, NotFoundError
 from tinybase.data.placeholders import translate_placeholders
@@ -59,11 +60,32 @@ class Table:
         self.name = name
         self._info = db.table_info(name)
         self._statements = Statements(self._info)
-        self.cls = cls
         self._xtra: dict[str, Any] = {}
-        self._builders: dict[tuple[str, ...], RowBuilder] = {}
+        # Hot-path caches, cleared when the row class or xtra changes: row builders by
+        # columns, and the statement/builder of each call shape (see __call__).
+        self._builders: dict[tuple[str, ...], Callable[[Sequence[Any]], Any]] = {}
+        self._plans: dict[Any, _SelectPlan] = {}
+        self._get_statement: CompiledStatement | None = None
+        self.cls = cls
         pks = self._info.pks
         self._single_pk = self._info.dumpers[pks[0]] if len(pks) == 1 else None
+        self._dbapi_error = self._info.dialect.loaded_dbapi.Error
+        self._direct_writes = _can_write_directly(db)
+
+    @property
+    def cls(self) -> type | None:
+        """The row class (None until one is needed: then :meth:`dataclass` makes one)."""
+        return self._cls
+
+    @cls.setter
+    def cls(self, cls: type | None) -> None:
+        self._cls = cls
+        self._forget_plans()
+
+    def _forget_plans(self) -> None:
+        self._builders.clear()
+        self._plans.clear()
+        self._get_statement = None
 
     def __repr__(self) -> str:
         return f"<Table {self.name} ({', '.join(self._info.columns)})>"
@@ -93,7 +115,6 @@ class Table:
         info = self._info
         fields = [(name, python_type_for_kind(info.kinds[name])) for name in info.columns]
         self.cls = make_dataclass(camel_case(self.name), fields)
-        self._builders.clear()
         return self.cls
 
     def xtra(self, **values: Any) -> None:
@@ -108,6 +129,7 @@ class Table:
             if column in self._xtra and self._xtra[column] != value:
                 raise DataError(f"xtra({column}=...) is already set on this table object")
         self._xtra.update(dumped)
+        self._forget_plans()
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -117,7 +139,10 @@ class Table:
         Raises:
             NotFoundError: no such row (or hidden by ``xtra``).
         """
-        rows = self._fetch(self._statements.get(self._xtra), self._key_values(key))
+        statement = self._get_statement
+        if statement is None:
+            statement = self._get_statement = self._statements.get(self._xtra)
+        rows = self._fetch(statement, statement.parameters(self._key_values(key)))
         if not rows:
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
         return self._builder(self._info.columns)(rows[0])
@@ -132,7 +157,8 @@ class Table:
             return default
 
     def __contains__(self, key: Any) -> bool:
-        return bool(self._fetch(self._statements.exists(self._xtra), self._key_values(key)))
+        statement = self._statements.exists(self._xtra)
+        return bool(self._fetch(statement, statement.parameters(self._key_values(key))))
 
     def __call__(
         self,
@@ -161,6 +187,36 @@ class Table:
         Raises:
             InvalidDataError: unknown column, bad ``order_by`` or wrong number of arguments.
         """
+        # The statement and row builder depend only on the shape of the call: cached.
+        try:
+            shape: Any = (where, order_by, limit is None, offset is None, select, with_pk)
+            plan = self._plans.get(shape)
+        except TypeError:  # order_by or select given as a list: not cached
+            shape = plan = None
+        if plan is None:
+            plan = self._select_plan(where, order_by, limit, offset, select, with_pk)
+            if shape is not None:
+                if len(self._plans) >= 256:
+                    self._plans.clear()
+                self._plans[shape] = plan
+        statement, build, key_indexes = plan
+        values = self._where_values(where, where_args)
+        if limit is not None or offset is not None:
+            values.update(_limits(limit, offset))
+        rows = self._fetch(statement, statement.parameters(values))
+        if key_indexes is None:
+            return [build(row) for row in rows]
+        return [(_key_of(row, key_indexes), build(row)) for row in rows]
+
+    def _select_plan(
+        self,
+        where: str | None,
+        order_by: str | Sequence[str] | None,
+        limit: int | None,
+        offset: int | None,
+        select: str | Sequence[str],
+        with_pk: bool,
+    ) -> _SelectPlan:
         columns = self._select_columns(select)
         fetched = columns
         if with_pk:
@@ -168,14 +224,8 @@ class Table:
         statement = self._statements.select(
             fetched, where, _order_terms(order_by, self._info), limit, offset, self._xtra
         )
-        values = self._where_values(where, where_args)
-        values.update(_limits(limit, offset))
-        rows = self._fetch(statement, values)
-        build = self._builder(columns)
-        if not with_pk:
-            return [build(row) for row in rows]
-        key_indexes = [fetched.index(pk) for pk in self._info.pks]
-        return [(_key_of(row, key_indexes), build(row)) for row in rows]
+        key_indexes = [fetched.index(pk) for pk in self._info.pks] if with_pk else None
+        return statement, self._builder(columns), key_indexes
 
     def selectone(
         self,
@@ -205,7 +255,8 @@ class Table:
     def count_where(self, where: str | None = None, where_args: Sequence[Any] | None = None) -> int:
         """The number of rows matching ``where`` (and ``xtra``)."""
         statement = self._statements.count(where, self._xtra)
-        return self._fetch(statement, self._where_values(where, where_args))[0][0]
+        values = self._where_values(where, where_args)
+        return self._fetch(statement, statement.parameters(values))[0][0]
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -219,7 +270,11 @@ class Table:
         """
         values = self._insert_values(as_record(record, fields))
         statement = self._statements.insert(tuple(values))
-        rows = self._write(statement, _named(values), sequence=values)
+        if statement.sequential:
+            parameters = tuple(values.values())
+        else:
+            parameters = statement.parameters(_named(values))
+        rows = self._write(statement, parameters, sequence=values)
         return self._builder(self._info.columns)(rows[0])
 
     def insert_all(self, records: Iterable[Any]) -> Table:
@@ -250,7 +305,7 @@ class Table:
             return self[key]
         statement = self._statements.update(tuple(changes), self._xtra)
         values = {**_named(changes), **self._key_params(key, dumped=True), **self._xtra_params()}
-        rows = self._write(statement, values)
+        rows = self._write(statement, statement.parameters(values))
         if not rows:
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
         return self._builder(self._info.columns)(rows[0])
@@ -270,7 +325,7 @@ class Table:
         changes = tuple(c for c in values if c not in self._info.pks and c not in self._xtra)
         statement = self._statements.upsert(tuple(values), changes, self._xtra)
         values_and_xtra = {**_named(values), **self._xtra_params()}
-        rows = self._write(statement, values_and_xtra, sequence=values)
+        rows = self._write(statement, statement.parameters(values_and_xtra), sequence=values)
         if not rows:
             key = tuple(values[pk] for pk in self._info.pks)
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
@@ -283,7 +338,8 @@ class Table:
             NotFoundError: no such row (or hidden by ``xtra``).
         """
         statement = self._statements.delete(self._xtra)
-        if self._write(statement, self._key_values(key), rowcount=True) == 0:
+        parameters = statement.parameters(self._key_values(key))
+        if self._write(statement, parameters, rowcount=True) == 0:
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
         return self
 
@@ -292,7 +348,8 @@ class Table:
     ) -> int:
         """Delete the rows matching ``where`` (and ``xtra``). Returns how many were deleted."""
         statement = self._statements.delete_where(where, self._xtra)
-        return self._write(statement, self._where_values(where, where_args), rowcount=True)
+        values = self._where_values(where, where_args)
+        return self._write(statement, statement.parameters(values), rowcount=True)
 
     def drop(self) -> None:
         """Drop the table.
@@ -315,10 +372,15 @@ class Table:
             return
         statement = self._statements.advance_sequence()
         parameters = {"table": self._info.table.name, "column": generated}
-        self._execute(connection, statement, {**parameters, "value": values[generated]})
+        parameters = statement.parameters({**parameters, "value": values[generated]})
+        self._execute(connection, statement.sql, parameters)
 
     def _dump(self, record: Mapping[str, Any]) -> dict[str, Any]:
         dumpers = self._info.dumpers
+        try:
+            return {column: dumpers[column](value) for column, value in record.items()}
+        except (KeyError, InvalidDataError):
+            pass  # an unknown column or a bad value: found again below, to name it
         dumped = {}
         for column, value in record.items():
             dump = dumpers.get(column)
@@ -404,54 +466,110 @@ class Table:
             raise InvalidDataError(f"table {self.name!r} has no column(s) {unknown}")
         return tuple(names)
 
-    def _builder(self, columns: tuple[str, ...]) -> RowBuilder:
-        builder = self._builders.get(columns)
-        if builder is None:
+    def _builder(self, columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Any]:
+        build = self._builders.get(columns)
+        if build is None:
             cls = self.cls if self.cls is not None else self.dataclass()
-            builder = RowBuilder(cls, columns, self._info)
-            self._builders[columns] = builder
-        return builder
+            build = RowBuilder(cls, columns, self._info).build
+            self._builders[columns] = build
+        return build
 
     def _row(self, rows: list[Any]) -> Any:
         return self._builder(self._info.columns)(rows[0])
 
-    def _fetch(self, statement: CompiledStatement, values: Mapping[str, Any]) -> list[Any]:
-        connection = self.db.reader_connection()
+    def _fetch(self, statement: CompiledStatement, parameters: Any) -> list[Any]:
+        """Run a read with DBAPI ``parameters`` and return all its rows."""
+        db = self.db
+        connection = db.reader_connection()
         if connection is not None:
-            return self._execute(connection, statement, values).fetchall()
-        with self.db.dbapi_read() as connection:
-            return self._execute(connection, statement, values).fetchall()
+            return self._execute(connection, statement.sql, parameters).fetchall()
+        if self._direct_writes and db._memory:
+            # SQLite in memory: one connection for everything, serialized by the writer
+            # lock; a lone SELECT in autocommit mode is its own transaction.
+            with db._lock:
+                raw = db._writer_connection().connection.driver_connection
+                return self._execute(raw, statement.sql, parameters).fetchall()
+        with db.dbapi_read() as connection:
+            return self._execute(connection, statement.sql, parameters).fetchall()
 
     def _write(
         self,
         statement: CompiledStatement,
-        values: Mapping[str, Any],
+        parameters: Any,
         *,
         rowcount: bool = False,
         sequence: Mapping[str, Any] | None = None,
     ) -> Any:
-        with self.db.write() as connection:
+        """Run a write with DBAPI ``parameters``: its rows, or its row count."""
+        db = self.db
+        if self._direct_writes and getattr(db._local, "connection", None) is None:
+            return self._write_directly(statement, parameters, rowcount)
+        with db.write() as connection:
             raw = connection.connection.driver_connection
-            cursor = self._execute(raw, statement, values)
+            cursor = self._execute(raw, statement.sql, parameters)
             result = cursor.rowcount if rowcount else cursor.fetchall()
             if sequence is not None:
                 self._advance_sequence(raw, sequence)
             return result
 
-    def _execute(self, connection: Any, statement: CompiledStatement, values: Any) -> Any:
-        parameters = statement.parameters(values)
+    def _write_directly(self, statement: CompiledStatement, parameters: Any, rowcount: bool) -> Any:
+        """SQLite outside ``db.write()``: the transaction of ``db.write()`` without its
+        SQLAlchemy bookkeeping (a third of an insert's time).
+
+        Same semantics: the process-wide writer lock, the Database's writer connection,
+        ``BEGIN IMMEDIATE`` (what its ``begin`` event emits), COMMIT, and ROLLBACK on any
+        error. Only used when the engine has no other transaction event listeners.
+        """
+        db = self.db
+        with db._lock:
+            raw = db._writer_connection().connection.driver_connection
+            self._execute(raw, "BEGIN IMMEDIATE", ())
+            try:
+                cursor = self._execute(raw, statement.sql, parameters)
+                result = cursor.rowcount if rowcount else cursor.fetchall()
+                self._execute(raw, "COMMIT", ())
+            except BaseException:
+                if raw.in_transaction:
+                    raw.rollback()
+                raise
+            return result
+
+    def _execute(self, connection: Any, sql: str, parameters: Any) -> Any:
+        """Execute on a DBAPI connection; driver errors become SQLAlchemy exceptions."""
         cursor = connection.cursor()
         try:
-            cursor.execute(statement.sql, parameters)
-        except self._info.dialect.loaded_dbapi.Error as exc:
+            cursor.execute(sql, parameters)
+        except self._dbapi_error as exc:
             raise sa.exc.DBAPIError.instance(
-                statement.sql,
-                parameters,
-                exc,
-                self._info.dialect.loaded_dbapi.Error,
-                dialect=self._info.dialect,
+                sql, parameters, exc, self._dbapi_error, dialect=self._info.dialect
             ) from exc
         return cursor
+
+
+#: (statement, row builder, indexes of the key columns for ``with_pk`` or None)
+_SelectPlan = tuple[CompiledStatement, Callable[[Sequence[Any]], Any], list[int] | None]
+
+
+def _can_write_directly(db: Database) -> bool:
+    """True when :meth:`Table._write_directly` does exactly what ``db.write()`` would.
+
+    That is SQLite with the writer lock and writer connection of :class:`Database`, and an
+    engine whose only transaction event is the ``BEGIN [IMMEDIATE]`` of
+    :func:`tinybase.data.create_engine` (a listener added by someone else must still run).
+    """
+    needed = ("_writer_connection", "_local", "_memory")
+    if getattr(db, "_lock", None) is None or not all(hasattr(db, name) for name in needed):
+        return False
+    dispatch = db.engine.dispatch
+    on_begin = getattr(_engine, "_on_begin", None)
+    return (
+        db.engine.dialect.name == "sqlite"
+        and list(dispatch.begin) == [on_begin]
+        and not any(
+            list(getattr(dispatch, event))
+            for event in ("commit", "rollback", "savepoint", "before_execute")
+        )
+    )
 
 
 def _key_of(row: Sequence[Any], indexes: list[int]) -> Any:

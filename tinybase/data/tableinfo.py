@@ -34,6 +34,9 @@ class CompiledStatement:
     sql: str
     positional: tuple[str, ...] | None
     defaults: dict[str, Any]
+    #: True when the DBAPI parameters are just the ``v0, v1, ...`` values in order (a SQLite
+    #: INSERT of columns given in table order): callers may pass the value tuple as is.
+    sequential: bool = False
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         """The DBAPI parameters (a tuple or a dict) for the named ``values``."""
@@ -50,7 +53,12 @@ def compile_statement(statement: sa.ClauseElement, dialect: sa.Dialect) -> Compi
     positional = tuple(compiled.positiontup) if dialect.positional else None
     # Values SQLAlchemy bound itself (such as SQLite's OFFSET 0 after a LIMIT).
     defaults = {name: value for name, value in compiled.params.items() if value is not None}
-    return CompiledStatement(compiled.string, positional, defaults)
+    sequential = (
+        positional is not None
+        and not defaults
+        and positional == tuple(f"v{i}" for i in range(len(positional)))
+    )
+    return CompiledStatement(compiled.string, positional, defaults, sequential)
 
 
 class TableInfo:
