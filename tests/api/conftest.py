@@ -19,6 +19,7 @@ FAST_TEST_CONFIG = {
     "auth_password_time_cost": 1,
     "auth_password_memory_kib": 1024,
     "auth_password_parallelism": 1,
+    "auth_revocation_poll_seconds": 0.1,
 }
 
 

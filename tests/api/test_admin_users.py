@@ -12,21 +12,7 @@ from fastapi.testclient import TestClient
 from tinybase.auth.instance_secrets import read_secret, replace_secret
 from tinybase.auth.setup import SETUP_TOKEN_SECRET, ensure_setup_token, setup_url
 from tinybase.db.models import User, UserSession
-from tinybase.settings import Config, load_config
 from tinybase.utils import utcnow
-
-
-@pytest.fixture
-def app_config(db_url: str) -> Config:
-    """Cheap argon2 parameters (a constructor argument, not a test flag) and a fast poll."""
-    return load_config(
-        db_url=db_url,
-        public_url="https://tinybase.example",
-        auth_password_time_cost=1,
-        auth_password_memory_kib=1024,
-        auth_password_parallelism=1,
-        auth_revocation_poll_seconds=0.1,
-    )
 
 
 def users_table(client: TestClient) -> dict[str, sa.Row]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, TestUser, login
+from conftest import FAST_TEST_CONFIG, PASSWORD, TestUser, login
 from fastapi.testclient import TestClient
 
 from tinybase.auth.sessions import hash_token
@@ -20,16 +20,8 @@ from tinybase.utils import utcnow
 
 @pytest.fixture
 def app_config(db_url: str) -> Config:
-    """Cheap argon2 parameters (a constructor argument, not a test flag) and a fast poll."""
-    return load_config(
-        db_url=db_url,
-        public_url="https://tinybase.example",
-        auth_password_time_cost=1,
-        auth_password_memory_kib=1024,
-        auth_password_parallelism=1,
-        auth_revocation_poll_seconds=0.1,
-        auth_login_attempts_per_minute=5,
-    )
+    """The shared test configuration with a tight login rate limit."""
+    return load_config(db_url=db_url, **{**FAST_TEST_CONFIG, "auth_login_attempts_per_minute": 5})
 
 
 def _past() -> datetime:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import jwt
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, TestUser, login
+from conftest import FAST_TEST_CONFIG, PASSWORD, TestUser, login
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
@@ -28,14 +28,9 @@ POLL_SECONDS = 0.1
 
 @pytest.fixture
 def app_config(db_url: str) -> Config:
-    """Cheap argon2 parameters (a constructor argument, not a test flag) and a fast poll."""
+    """The shared test configuration with this module's poll interval."""
     return load_config(
-        db_url=db_url,
-        public_url="https://tinybase.example",
-        auth_password_time_cost=1,
-        auth_password_memory_kib=1024,
-        auth_password_parallelism=1,
-        auth_revocation_poll_seconds=POLL_SECONDS,
+        db_url=db_url, **{**FAST_TEST_CONFIG, "auth_revocation_poll_seconds": POLL_SECONDS}
     )
 
 

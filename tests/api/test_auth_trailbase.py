@@ -7,21 +7,6 @@ import pytest
 from conftest import PASSWORD, TestUser
 from fastapi.testclient import TestClient
 
-from tinybase.settings import Config, load_config
-
-
-@pytest.fixture
-def app_config(db_url: str) -> Config:
-    """Cheap argon2 parameters (a constructor argument, not a test flag) and a fast poll."""
-    return load_config(
-        db_url=db_url,
-        public_url="https://tinybase.example",
-        auth_password_time_cost=1,
-        auth_password_memory_kib=1024,
-        auth_password_parallelism=1,
-        auth_revocation_poll_seconds=0.1,
-    )
-
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TestUser
+from tests.api.conftest import FAST_TEST_CONFIG, TestUser
 from tinybase.api.app import create_app
-from tinybase.settings import Config, load_config
+from tinybase.settings import load_config
 
 FIELDS = [
     {"name": "title", "type": "string", "required": True, "max_length": 50},
@@ -21,22 +21,6 @@ FIELDS = [
     {"name": "tags", "type": "list[string]"},
 ]
 OWNER = {op: "owner" for op in ("list", "read", "create", "update", "delete")}
-
-
-@pytest.fixture
-def app_config(db_url: str) -> Config:
-    """Cheap password hashing: these tests log in several users."""
-    return _config(db_url)
-
-
-def _config(db_url: str) -> Config:
-    return load_config(
-        db_url=db_url,
-        public_url="https://tinybase.example",
-        auth_password_time_cost=1,
-        auth_password_memory_kib=1024,
-        auth_password_parallelism=1,
-    )
 
 
 def _collection(
@@ -328,7 +312,7 @@ def test_bad_tokens_are_401(
 
 @pytest.fixture
 def sqlite_client(sqlite_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(_config(sqlite_url))) as test_client:
+    with TestClient(create_app(load_config(db_url=sqlite_url, **FAST_TEST_CONFIG))) as test_client:
         yield test_client
 
 

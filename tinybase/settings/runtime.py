@@ -1,31 +1,19 @@
-"""TinyBase settings: static ``config`` and runtime ``settings``.
+"""Runtime settings: ``settings``, stored in the database and edited by admins.
 
-``config`` is read once at start-up from, in order of precedence: environment variables
-(``TINYBASE_<NAME>``), a ``tinybase.toml`` file (``TINYBASE_CONFIG`` names another path), and
-the defaults below. TOML sections map one to one onto names: ``[server] port`` is
-``server_port``, ``[database] url`` is ``db_url``. An unknown key is an error at start-up.
-
-``settings`` holds the runtime settings stored in the database (instance name, registration,
-storage), which admins edit through ``/api/admin/settings``.
+The values (instance name, registration, storage) live in ``_setting`` (key -> JSON value),
+are typed with defaults by ``RuntimeSettings``, cached in each process and refreshed by a
+cheap poll, so several processes agree within seconds. ``/api/admin/settings`` edits them.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,224 +24,9 @@ from tinybase.utils import utcnow
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "RuntimeSettings",
-    "SettingsStore",
-    "StorageSettings",
-    "config",
-    "load_config",
-    "settings",
-]
-
-CONFIG_FILE_ENV = "TINYBASE_CONFIG"
-DEFAULT_CONFIG_FILE = "tinybase.toml"
-ENV_PREFIX = "TINYBASE_"
-# Environment variables with the prefix that are not config fields but are read elsewhere.
-OTHER_ENV_VARIABLES = frozenset(
-    {CONFIG_FILE_ENV, "TINYBASE_REQUIRE_PG", "TINYBASE_ADMIN_EMAIL", "TINYBASE_ADMIN_PASSWORD"}
-)
-
-# A TOML section whose keys do not simply become "<section>_<key>".
-_SECTION_PREFIXES = {"database": "db"}
-# Sections that hold structured values rather than scalar settings.
-_STRUCTURED_SECTIONS = {"record_apis"}
+__all__ = ["SECRET_MASK", "RuntimeSettings", "SettingsStore", "StorageSettings", "settings"]
 
 logger = logging.getLogger("tinybase.settings")
-
-
-class ConfigError(ValueError):
-    """The configuration file or environment holds an unknown key or a bad value."""
-
-
-class Config(BaseSettings):
-    """Static configuration; see the module docstring for where values come from."""
-
-    model_config = SettingsConfigDict(env_prefix="TINYBASE_", extra="forbid", frozen=True)
-
-    # The seed's table.
-    server_host: str = Field("0.0.0.0", description="Interface to listen on (0.0.0.0: all).")
-    server_port: int = Field(8000, description="TCP port to listen on.")
-    debug: bool = Field(False, description="Debug mode (never in production).")
-    log_level: str = Field("info", description="critical, error, warning, info, debug or trace.")
-    db_url: str = Field(
-        "sqlite:///./tinybase.db",
-        description="sqlite:///path/to/file.db or postgresql://user:password@host/dbname.",
-    )
-    auth_token_ttl_hours: int = Field(
-        24, description="Lifetime of a refresh token (a login session), in hours."
-    )
-    functions_path: str = Field("./functions", description="Folder of the functions.")
-    scheduler_enabled: bool = Field(True, description="Run scheduled functions in this process.")
-    scheduler_interval_seconds: int = Field(
-        5, description="How often the scheduler looks for due schedules, in seconds."
-    )
-    scheduler_token_cleanup_interval: int = Field(
-        60, description="How often expired sessions are deleted, in seconds."
-    )
-    cors_allow_origins: list[str] = Field(
-        default_factory=lambda: ["*"],
-        description="Origins allowed by CORS (browsers calling the API from elsewhere).",
-    )
-    admin_static_dir: str = Field(
-        "builtin", description="The admin UI's files ('builtin': the bundled UI)."
-    )
-    extensions_enabled: bool = Field(True, description="Load extensions at start-up.")
-    extensions_path: str = Field("~/.tinybase/extensions", description="Folder of extensions.")
-
-    # Beyond the seed's table.
-    public_url: str = Field(
-        "http://127.0.0.1:8000",
-        description="The URL users reach this server at (used in e-mailed links).",
-    )
-    auth_access_token_ttl_minutes: int = Field(
-        15, description="Lifetime of an access token (JWT), in minutes."
-    )
-    auth_revocation_poll_seconds: float = Field(
-        2.0,
-        description="How often every process picks up logouts and demotions, in seconds.",
-    )
-    auth_login_attempts_per_minute: int = Field(
-        10, description="Login attempts allowed per minute, per IP and per account."
-    )
-    # argon2id cost parameters; None keeps argon2-cffi's defaults.
-    auth_password_time_cost: int | None = Field(
-        None, description="argon2id iterations (unset: the library default).", examples=[3]
-    )
-    auth_password_memory_kib: int | None = Field(
-        None, description="argon2id memory in KiB (unset: the library default).", examples=[65536]
-    )
-    auth_password_parallelism: int | None = Field(
-        None, description="argon2id lanes (unset: the library default).", examples=[4]
-    )
-    smtp_host: str | None = Field(
-        None,
-        description="SMTP server for password-reset mail (unset: links go to the log).",
-        examples=["smtp.example.com"],
-    )
-    smtp_port: int = Field(587, description="SMTP port.")
-    smtp_username: str | None = Field(None, description="SMTP user name.", examples=["tinybase"])
-    smtp_password: str | None = Field(None, description="SMTP password.", examples=["change-me"])
-    smtp_from: str = Field("tinybase@localhost", description="Sender address of TinyBase's mail.")
-    smtp_starttls: bool = Field(True, description="Use STARTTLS with the SMTP server.")
-    record_apis: list[dict[str, Any]] = Field(
-        default_factory=list, description="Extra record APIs, one [[record_apis]] table each."
-    )
-    settings_poll_seconds: float = Field(
-        2.0,
-        description="How often runtime settings (/api/admin/settings) are re-read, in seconds.",
-    )
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_log_level(cls, value: str) -> str:
-        levels = {"critical", "error", "warning", "info", "debug", "trace"}
-        if value.lower() not in levels:
-            raise ValueError(f"log_level must be one of {sorted(levels)}")
-        return value.lower()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls))
-
-
-class _TomlSource(PydanticBaseSettingsSource):
-    """Reads ``tinybase.toml`` and flattens its sections onto the config's field names."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        raise NotImplementedError  # __call__ below returns every value at once
-
-    def __call__(self) -> dict[str, Any]:
-        path = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
-        if not path.is_file():
-            if CONFIG_FILE_ENV in os.environ:
-                raise ConfigError(f"config file {path} does not exist")
-            return {}
-        with path.open("rb") as file:
-            try:
-                document = tomllib.load(file)
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{path}: {exc}") from exc
-        return flatten_toml(document, source=str(path))
-
-
-def flatten_toml(document: dict[str, Any], *, source: str = "tinybase.toml") -> dict[str, Any]:
-    """Map ``{"server": {"port": 1}}`` to ``{"server_port": 1}``, rejecting unknown keys."""
-    known = set(Config.model_fields)
-    flat: dict[str, Any] = {}
-    for key, value in document.items():
-        if isinstance(value, dict) and key not in _STRUCTURED_SECTIONS:
-            prefix = _SECTION_PREFIXES.get(key, key)
-            pairs = {f"{prefix}_{inner}": inner_value for inner, inner_value in value.items()}
-        else:
-            pairs = {key: value}
-        for name, inner_value in pairs.items():
-            if name not in known:
-                raise ConfigError(f"{source}: unknown setting {name!r}")
-            flat[name] = inner_value
-    return flat
-
-
-def load_config(**overrides: Any) -> Config:
-    """Read the configuration now (keyword overrides > environment > tinybase.toml > defaults).
-
-    Raises:
-        ConfigError: an unknown ``TINYBASE_*`` environment variable or TOML key, an
-            unreadable TOML file, or a value of the wrong type.
-    """
-    check_environment()
-    try:
-        return Config(**overrides)
-    except ValueError as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(str(exc)) from exc
-
-
-def check_environment(environ: Mapping[str, str] | None = None) -> None:
-    """Reject ``TINYBASE_*`` variables that name no setting (a typo must not go unnoticed).
-
-    Raises:
-        ConfigError: naming every unknown variable.
-    """
-    environ = os.environ if environ is None else environ
-    known = {ENV_PREFIX + name.upper() for name in Config.model_fields} | OTHER_ENV_VARIABLES
-    unknown = sorted(
-        name
-        for name in environ
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
-    )
-    if unknown:
-        raise ConfigError(f"unknown environment variable(s): {', '.join(unknown)}")
-
-
-class _ConfigProxy:
-    """The module-level ``config``: loaded on first use, so importing never fails."""
-
-    _loaded: Config | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._loaded is None:
-            type(self)._loaded = load_config()
-        return getattr(self._loaded, name)
-
-    @classmethod
-    def reload(cls) -> None:
-        cls._loaded = None
-
-
-config: Config = _ConfigProxy()  # type: ignore[assignment]
-
-
-# -- runtime settings --------------------------------------------------------------------------
 
 SECRET_MASK = "********"
 """What ``GET /api/admin/settings`` shows instead of a secret; PATCHing it back changes nothing."""
