@@ -104,9 +104,10 @@ def test_unique_index_and_composite_index_exist(catalog: CollectionCatalog, db: 
         uniques = [tuple(u["column_names"]) for u in inspector.get_unique_constraints("posts")]
     assert ("slug",) in uniques
     assert ("rank",) in indexes
-    assert ("owner_id", "rank") in indexes
-    assert ("owner_id", "slug") in indexes
+    assert ("owner_id", "rank", "id") in indexes
+    assert ("owner_id", "slug", "id") in indexes
     assert ("owner_id", "id") in indexes
+    assert ("owner_id", "created_at", "id") in indexes
 
 
 def test_unique_is_enforced(catalog: CollectionCatalog, records: CollectionRecords) -> None:

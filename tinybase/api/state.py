@@ -16,6 +16,7 @@ from tinybase.auth.tokens import TokenService
 from tinybase.auth.users import UserService
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.data import Database
+from tinybase.records.executor import close_executor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
 
@@ -61,6 +62,7 @@ class AppState:
         back to their defaults if they were bound to this instance.
         """
         settings.unbind(self.settings)
+        close_executor(self.db)
         self.db.engine.dispose()
 
     async def _poll_settings(self) -> None:

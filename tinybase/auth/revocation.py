@@ -86,6 +86,14 @@ class RevocationCache:
         self.remember_user(user_id, state)
         return state
 
+    def cached_user_state(self, user_id: str) -> UserTokenState | None:
+        """The state of ``user_id`` if this process knows it (no database read), else None.
+
+        None also for a user known not to exist; :meth:`user_state` tells those apart.
+        """
+        with self._lock:
+            return self._users.get(user_id)
+
     def is_session_revoked(self, session_id: str) -> bool:
         """True if the session family ``session_id`` was revoked recently."""
         with self._lock:

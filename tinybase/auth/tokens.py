@@ -9,6 +9,9 @@ One token format serves both API families (TrailBase calls it ``auth_token``). C
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +24,7 @@ from tinybase.auth.revocation import RevocationCache, is_user_id
 from tinybase.errors import AuthenticationError
 from tinybase.utils import utcnow
 
-__all__ = ["ACCESS_TOKEN_TYPE", "AccessToken", "TokenService"]
+__all__ = ["ACCESS_TOKEN_TYPE", "VERIFIED_CACHE_SIZE", "AccessToken", "TokenService"]
 
 ACCESS_TOKEN_TYPE = "access"
 # The only algorithm ever accepted. Pinning it rejects "alg: none" and the HS256-with-the-
@@ -29,6 +32,9 @@ ACCESS_TOKEN_TYPE = "access"
 _ALGORITHM = "EdDSA"
 _REQUIRED_CLAIMS = ["sub", "iat", "exp", "type", "ver", "sid"]
 _INVALID = "Invalid or expired token"
+# Verified claims are remembered by token string (see TokenService._verified). Bounded so that
+# a flood of distinct valid tokens costs memory once, not without end.
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,8 @@ class TokenService:
         self._public_key = signing_key.public_key()
         self._revocation = revocation
         self.ttl = ttl
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._verified_guard = threading.Lock()
 
     def issue(self, subject: TokenSubject, *, session_id: str) -> AccessToken:
         """Sign a new access token for ``subject`` within session family ``session_id``."""
@@ -95,8 +103,38 @@ class TokenService:
         """
         return self.principal(self.claims(token))
 
+    def verify_in_memory(self, token: str) -> Principal | None:
+        """:meth:`verify` when it needs no database read (safe on the event loop), else None.
+
+        None means the token's user is not in the revocation cache yet (or the token is
+        newer than the cached version): call :meth:`verify` in a worker thread.
+
+        Raises:
+            AuthenticationError: as for :meth:`verify`.
+        """
+        claims = self.claims(token)
+        state = self._revocation.cached_user_state(claims["sub"])
+        if state is None or claims["ver"] > state.token_version:
+            return None
+        return self.principal(claims)
+
     def claims(self, token: str) -> dict[str, Any]:
-        """The verified claims of a valid access token (see :meth:`verify`)."""
+        """The verified claims of a valid access token (see :meth:`verify`).
+
+        The signature check (Ed25519, the main cost of a request's authentication) runs once
+        per token string; later calls find the claims in a bounded LRU cache. Only a token
+        that verified is ever cached, and expiry is checked again on every call; revocation
+        is checked by :meth:`principal` on every request, cached or not.
+        """
+        claims = self._cached_claims(token)
+        if claims is None:
+            claims = self._decode(token)
+            self._remember(token, claims)
+        elif claims["exp"] <= time.time():
+            raise AuthenticationError(_INVALID)
+        return claims
+
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(
                 token,
@@ -109,6 +147,21 @@ class TokenService:
         if not _well_formed(claims):
             raise AuthenticationError(_INVALID)
         return claims
+
+    def _cached_claims(self, token: str) -> dict[str, Any] | None:
+        with self._verified_guard:
+            claims = self._verified.get(token)
+            if claims is not None:
+                self._verified.move_to_end(token)
+            return claims
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> None:
+        if not isinstance(claims["exp"], (int, float)):
+            return  # PyJWT checked it; a non-number cannot be re-checked cheaply: no caching
+        with self._verified_guard:
+            self._verified[token] = claims
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
 
     def principal(self, claims: dict[str, Any]) -> Principal:
         """Check verified claims against revocation state; return the caller."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
+from tinybase.api.app import create_app
 from tinybase.api.logs import uvicorn_log_config
 from tinybase.api.startup import build_state
 from tinybase.auth.setup import ensure_setup_token, setup_url
@@ -19,7 +24,7 @@ logger = logging.getLogger("tinybase.cli")
 
 # An import string and factory=True, so that every worker (and the reloader's child)
 # builds its own app, engines and background tasks.
-APP_FACTORY = "tinybase.api.app:create_app"
+APP_FACTORY = "tinybase.cli.serve:create_served_app"
 
 
 def serve(
@@ -27,6 +32,11 @@ def serve(
     port: int | None = typer.Option(None, help="TCP port [config: server_port]."),
     reload: bool = typer.Option(False, help="Restart when the code changes (development)."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
+    access_log: bool = typer.Option(
+        True,
+        "--access-log/--no-access-log",
+        help="One log line per request at log level info (costs ~20% of peak req/s).",
+    ),
 ) -> None:
     """Serve the API, /docs and /health; creates and migrates the database on first run."""
     if reload and workers > 1:
@@ -42,7 +52,32 @@ def serve(
         workers=workers,
         log_level=config.log_level,
         log_config=uvicorn_log_config(),
+        access_log=access_log,
     )
+
+
+def create_served_app() -> FastAPI:
+    """:func:`create_app` for a server process: after start-up, the heap is frozen for the GC.
+
+    Everything built until then (modules, routes, models, engines) lives as long as the
+    process. Left in the collected generations, it makes every full collection walk some
+    150,000 objects: a pause of about 50 ms on this machine, felt by every request in flight
+    (it was the main cause of the p99 latency). ``gc.freeze()`` moves them out of the GC's
+    reach; later collections only walk what requests create. Only the server does this:
+    tests build many apps in one process and must get their garbage collected.
+    """
+    app = create_app()
+    startup = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with startup(app):
+            gc.collect()
+            gc.freeze()
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def prepare_instance(config: Config) -> None:

@@ -50,6 +50,10 @@ _OWNER_ROW = "_ROW_.owner_id = _USER_.id"
 # rows in another user's `owner`-filtered view by sending their id as owner_id.
 _OWNER_REQUEST = "_REQ_.owner_id = _USER_.id"
 _NO_FOREIGN_OWNER = "(_REQ_.owner_id IS NULL OR _REQ_.owner_id = _USER_.id)"
+# An update may never change the owner (admins bypass rules and may): otherwise, under
+# `auth` or a SQL rule, anyone could take a row over by sending their own id, and under
+# `owner` an owner could orphan a row by sending null. Echoing the current owner is fine.
+_OWNER_UNCHANGED = "('owner_id' NOT IN _REQ_FIELDS_ OR _REQ_.owner_id = _ROW_.owner_id)"
 _MAX_RULE_LENGTH = 4000
 _KNOWN_OPTIONS = frozenset({"access"})
 
@@ -148,17 +152,22 @@ def record_api_config(name: str, options: Mapping[str, Any]) -> RecordApiConfig:
 
 
 def _rule_sql(operation: str, rule: str) -> str | None:
+    if rule == AccessRule.ADMIN:
+        return None
     if rule == AccessRule.OWNER:
         if operation == "create":
             return _OWNER_REQUEST
         if operation == "update":
-            return f"{_OWNER_ROW} AND {_NO_FOREIGN_OWNER}"
+            return f"{_OWNER_ROW} AND {_OWNER_UNCHANGED}"
         return _OWNER_ROW
     if rule in (AccessRule.PUBLIC, AccessRule.AUTH):
-        return _NO_FOREIGN_OWNER if operation in ("create", "update") else None
-    if rule == AccessRule.ADMIN:
-        return None
-    return rule
+        return _OWNER_GUARDS.get(operation)
+    guard = _OWNER_GUARDS.get(operation)
+    # The newline ends a trailing `-- comment` of the admin's rule before the guard.
+    return rule if guard is None else f"({rule}\n) AND {guard}"
+
+
+_OWNER_GUARDS = {"create": _NO_FOREIGN_OWNER, "update": _OWNER_UNCHANGED}
 
 
 def may_see(principal: Principal, config: RecordApiConfig) -> bool:

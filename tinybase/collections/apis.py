@@ -2,7 +2,8 @@
 
 :class:`CollectionApiSource` implements the records layer's ``RecordApiSource`` protocol
 (``record_apis() -> Iterable[tuple[RecordApiConfig, sa.Table]]``): one API per collection,
-named after it, built from its ``options.access`` (see :mod:`tinybase.collections.access`).
+named after it, built from its ``options.access`` (see :mod:`tinybase.collections.access`),
+carrying the collection's :class:`~tinybase.collections.records.CollectionValidator`.
 The registry is told to drop what it cached whenever a collection changes (see
 ``CollectionCatalog.add_listener``).
 """
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from tinybase.collections.catalog import CollectionCatalog, definition_of
+from tinybase.collections.records import with_validator
 from tinybase.records.config import RecordApiConfig
 
 __all__ = ["CollectionApiSource"]
@@ -29,4 +31,5 @@ class CollectionApiSource:
         """One ``(config, table)`` per collection, read fresh from ``_collection``."""
         for collection in self.catalog.list():
             definition = definition_of(collection)
-            yield definition.api, definition.table
+            # The schema's validator rides along: the TrailBase family validates like ours.
+            yield with_validator(self.catalog, definition), definition.table

@@ -28,6 +28,7 @@ from tinybase.collections.access import parse_options, record_api_config
 from tinybase.collections.names import collection_name_problem
 from tinybase.collections.schema import CollectionSchema, parse_schema
 from tinybase.collections.tables import build_table
+from tinybase.collections.validation import FieldValueError, convert_value
 from tinybase.collections.views import create_record_view, drop_record_view
 from tinybase.data import Database, SchemaChangeError, sync_table
 from tinybase.db.models import Collection
@@ -199,6 +200,7 @@ class CollectionCatalog:
             drop_record_view(connection)
             with _mapped_schema_errors(new_schema):
                 sync_table(connection, definition.table, drop_columns=drop)
+            _convert_json_values(connection, definition.table, old.schema, new_schema)
             connection.execute(
                 sa.update(_COLLECTIONS).where(_COLLECTIONS.c.id == current.id).values(**values)
             )
@@ -285,6 +287,44 @@ class CollectionCatalog:
                 raise ConflictError(
                     f"collection {other.name!r} has a relation to {name!r} ({', '.join(fields)});"
                     " change or delete it first"
+                )
+
+
+def _convert_json_values(
+    connection: sa.Connection, table: sa.Table, old: CollectionSchema, new: CollectionSchema
+) -> None:
+    """Re-check the values of JSON-stored fields whose type or options changed.
+
+    ``list[...]`` and ``json`` fields share one column type, so the table sync sees no change
+    from ``list[string]`` to ``list[integer]``: each stored value is converted here (and
+    rewritten when its form changes), or the change is refused with a 422 naming the field;
+    the surrounding transaction then leaves the data as it was.
+    """
+    previous = old.by_name()
+    for position, field in enumerate(new.fields):
+        before = previous.get(field.name)
+        if not field.type.is_list or before is None or before == field:
+            continue
+        column = table.c[field.name]
+        rows = connection.execute(
+            sa.select(table.c.id, column).where(column.is_not(None))
+        ).fetchall()
+        for record_id, value in rows:
+            try:
+                converted = convert_value(field, value)
+            except FieldValueError as exc:
+                raise ValidationError(
+                    [
+                        {
+                            "loc": ["body", "schema", "fields", position, field.name],
+                            "msg": f"record {record_id}: {exc}",
+                            "type": "schema_change",
+                        }
+                    ]
+                ) from None
+            if orjson.dumps(converted) != orjson.dumps(value):  # 1 -> 1.0 is a change too
+                connection.execute(
+                    sa.update(table).where(table.c.id == record_id).values({column: converted})
                 )
 
 

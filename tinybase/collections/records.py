@@ -13,7 +13,7 @@ updated_at}``, ready for orjson (no Pydantic model on the read path).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -26,17 +26,22 @@ from tinybase.collections.validation import field_error, validate_record_data
 from tinybase.data import Database
 from tinybase.db.models import Collection
 from tinybase.errors import BadRequestError, ValidationError
+from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
 from tinybase.records.filters import parse_filters
-from tinybase.records.query import ListQuery
+from tinybase.records.query import MAX_OFFSET, ListQuery
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "MAX_OFFSET",
     "CollectionRecords",
+    "CollectionValidator",
     "RecordPage",
+    "check_relations",
     "engine_for",
     "record_shape",
+    "with_validator",
 ]
 
 DEFAULT_LIMIT = 100
@@ -123,7 +128,7 @@ class CollectionRecords:
         """
         definition = self.definition(collection)
         values = validate_record_data(definition.schema, data)
-        self._check_relations(definition, values)
+        check_relations(self.catalog, principal, definition, values)
         if owner_id is not None:
             if not principal.is_admin:
                 raise ValidationError.for_field("owner_id", "only TinyBase itself sets owners")
@@ -161,10 +166,10 @@ class CollectionRecords:
         values = validate_record_data(definition.schema, data, partial=partial)
         if not partial:
             values = {field.name: None for field in definition.schema.fields} | values
-        self._check_relations(definition, values)
+        check_relations(self.catalog, principal, definition, values)
         engine = engine_for(self.db, definition)
-        if not values:
-            return self._shape(definition, engine.read(principal, record_id))
+        # An empty change still goes through the update rule: it must not reveal (or touch)
+        # a record the caller may not update.
         return self._shape(definition, engine.update(principal, record_id, values))
 
     def delete(self, principal: Principal, collection: Collection | str, record_id: str) -> None:
@@ -198,8 +203,8 @@ class CollectionRecords:
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequestError(f"limit must be between 1 and {MAX_LIMIT}")
-        if offset < 0:
-            raise BadRequestError("offset must not be negative")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise BadRequestError(f"offset must be between 0 and {MAX_OFFSET}")
         if sort_order not in ("asc", "desc"):
             raise BadRequestError("sort_order must be 'asc' or 'desc'")
         definition = self.definition(collection)
@@ -227,18 +232,82 @@ class CollectionRecords:
     def _shape(definition: CollectionDefinition, row: Mapping[str, Any]) -> dict[str, Any]:
         return record_shape(str(definition.collection.id), row)
 
-    def _check_relations(self, definition: CollectionDefinition, values: Mapping[str, Any]) -> None:
-        """Name the field whose related record is missing (the foreign key would only say
-        that some key failed)."""
+
+class CollectionValidator:
+    """A collection's schema as the record engine's ``RecordValidator``.
+
+    Attached to the collection's default record API, so ``/api/records/v1/{collection}``
+    (single, bulk, transactions) checks values exactly as ``/api/collections`` does.
+
+    Args:
+        catalog: where related collections are looked up.
+        definition: the collection as the API was built from it.
+    """
+
+    #: Set by the server only: the id (UUIDv7, the pagination cursor) and the timestamps.
+    server_columns = frozenset({"id", "created_at", "updated_at"})
+
+    def __init__(self, catalog: CollectionCatalog, definition: CollectionDefinition) -> None:
+        self.catalog = catalog
+        self.definition = definition
+
+    def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
+        """Typed values of the schema's fields, plus ``owner_id`` (which the rules guard).
+
+        Raises:
+            ValidationError: a bad, missing or unknown field, a server-set column (``id`` on
+                create, ``created_at``, ``updated_at``), or a relation the caller cannot read.
+        """
+        if not isinstance(values, Mapping):
+            raise ValidationError.for_field("body", "expected a JSON object")
+        data = dict(values)
+        passed: dict[str, Any] = {}
         errors = []
-        with self.db.read() as connection:
-            for field, target in definition.schema.relations().items():
-                value = values.get(field)
-                if value is None:
-                    continue
-                table = sa.table(target, sa.column("id"))
-                found = connection.execute(sa.select(table.c.id).where(table.c.id == value))
-                if found.first() is None:
-                    errors.append(field_error(field, f"no record {value} in {target!r}"))
+        for name in SYSTEM_COLUMNS:
+            if name not in data:
+                continue
+            value = data.pop(name)
+            # owner_id: the access rules decide (never someone else's; unchanged on update).
+            # id on update: the engine refuses any id but the record's own.
+            if name == "owner_id" or (name == "id" and partial):
+                passed[name] = value
+            else:
+                errors.append(field_error(name, "set by the server", kind="read_only"))
         if errors:
             raise ValidationError(errors)
+        checked = validate_record_data(self.definition.schema, data, partial=partial)
+        check_relations(self.catalog, principal, self.definition, checked)
+        return checked | passed
+
+
+def with_validator(catalog: CollectionCatalog, definition: CollectionDefinition) -> RecordApiConfig:
+    """The collection's record API config with its :class:`CollectionValidator` attached."""
+    return replace(definition.api, validator=CollectionValidator(catalog, definition))
+
+
+def check_relations(
+    catalog: CollectionCatalog,
+    principal: Principal,
+    definition: CollectionDefinition,
+    values: Mapping[str, Any],
+) -> None:
+    """Refuse a relation to a record the caller cannot read, naming the field.
+
+    Security: the check goes through the target collection's read access, and the message is
+    the same whether the record is missing or hidden, so a relation field cannot serve as an
+    oracle for ids the caller may not know.
+    """
+    errors = []
+    for field, target in definition.schema.relations().items():
+        value = values.get(field)
+        if value is None:
+            continue
+        target_collection = catalog.get(target)
+        found: Mapping[str, Any] = {}
+        if target_collection is not None:
+            target_engine = engine_for(catalog.db, definition_of(target_collection))
+            found = target_engine.read_many(principal, [value])
+        if str(value) not in found:
+            errors.append(field_error(field, f"no record {value} in {target!r} you can read"))
+    if errors:
+        raise ValidationError(errors)

@@ -10,6 +10,7 @@ left at their defaults.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 _FIELD_KEYS = frozenset({"name", "type", *OPTIONS})
+#: Bounds of numeric options: they end up in CHECK constraints, where an absurd number
+#: (1e30, 1e400) would overflow the database's integer or float types.
+MAX_LENGTH_OPTION = 2**31 - 1
+_INT64 = (-(2**63), 2**63 - 1)
 #: Keys accepted next to ``fields`` in an update: not stored, they steer the change.
 CHANGE_KEYS = frozenset({"drop_fields"})
 
@@ -47,8 +52,8 @@ class FieldSchema(BaseModel):
     index: bool = False
     min: int | float | None = None
     max: int | float | None = None
-    min_length: int | None = Field(default=None, ge=0)
-    max_length: int | None = Field(default=None, ge=1)
+    min_length: int | None = Field(default=None, ge=0, le=MAX_LENGTH_OPTION)
+    max_length: int | None = Field(default=None, ge=1, le=MAX_LENGTH_OPTION)
     pattern: str | None = None
     values: tuple[str, ...] | None = None
     collection: str | None = None
@@ -150,6 +155,12 @@ def _field_errors(raw: Any, loc: list[str | int]) -> list[dict[str, Any]]:
 
 def _option_problems(field: FieldSchema) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
+    for key in ("min", "max"):
+        problem = _bound_problem(field, getattr(field, key))
+        if problem:
+            problems.append((key, problem))
+    if problems:
+        return problems
     if field.min is not None and field.max is not None and field.min > field.max:
         problems.append(("min", "min is greater than max"))
     if (
@@ -176,6 +187,19 @@ def _option_problems(field: FieldSchema) -> list[tuple[str, str]]:
         except FieldValueError as exc:
             problems.append(("default", f"invalid default: {exc}"))
     return problems
+
+
+def _bound_problem(field: FieldSchema, bound: float | None) -> str | None:
+    if bound is None:
+        return None
+    if isinstance(bound, float) and not math.isfinite(bound):
+        return "must be a finite number"
+    integral = field.type.item_type is FieldType.INTEGER
+    if integral and not _INT64[0] <= bound <= _INT64[1]:
+        return "out of the 64-bit integer range"
+    if not integral and abs(bound) > 1e308:
+        return "out of the range of a double"
+    return None
 
 
 def _error(loc: Sequence[str | int], message: str, kind: str = "value_error") -> dict[str, Any]:

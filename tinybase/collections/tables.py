@@ -6,9 +6,12 @@ System columns come first: ``id`` (UUIDv7 text, primary key and pagination curso
 database enforces too (NOT NULL, UNIQUE, CHECK, foreign keys), so no write path (the
 TrailBase API family, raw SQL in a function) can store what validation would refuse.
 
-Indexes: ``(owner_id, id)`` always (owner-filtered lists in id/cursor order); for every
-``index`` field one on the field and one on ``(owner_id, field)``, so that lists under an
-``owner`` rule sorted by that field use an index.
+Indexes: ``(owner_id, id)`` and ``(owner_id, created_at, id)`` always (owner-filtered lists
+in id/cursor order, and newest first); for every ``index`` field one on the field and one on
+``(owner_id, field, id)``, so that lists under an ``owner`` rule filtered by equality on that
+field or sorted by it use an index for the rule, the filter and the whole order (the record
+engine always ends the order with ``id``, and a text primary key is not SQLite's rowid, so
+without the trailing ``id`` SQLite sorts the matches in a temporary B-tree).
 """
 
 from __future__ import annotations
@@ -156,10 +159,12 @@ def _literal_sql(condition: sa.ColumnElement[bool]) -> str:
 def _add_indexes(table: sa.Table, schema: CollectionSchema) -> None:
     # An Index built over a table's columns attaches itself to that table.
     name = table.name
-    sa.Index(constraint_name(name, "ixo", "id"), table.c.owner_id, table.c.id)
+    owner, key = table.c.owner_id, table.c.id
+    sa.Index(constraint_name(name, "ixo", "id"), owner, key)
+    sa.Index(constraint_name(name, "ixo", "created_at"), owner, table.c.created_at, key)
     for field in schema.fields:
         column = table.c[field.name]
         if field.index and not field.unique:
             sa.Index(constraint_name(name, "ix", field.name), column)
         if field.index or field.unique:
-            sa.Index(constraint_name(name, "ixo", field.name), table.c.owner_id, column)
+            sa.Index(constraint_name(name, "ixo", field.name), owner, column, key)

@@ -159,10 +159,14 @@ def _integer(field: FieldSchema, value: Any) -> int:
 def _number(field: FieldSchema, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FieldValueError("must be a number")
-    if not math.isfinite(value):
+    try:
+        number = float(value)  # an int past 1e308 overflows: not a storable double
+    except OverflowError:
+        raise FieldValueError("must be a finite number") from None
+    if not math.isfinite(number):
         raise FieldValueError("must be a finite number")
-    _check_range(field, value)
-    return float(value)
+    _check_range(field, number)
+    return number
 
 
 def _boolean(field: FieldSchema, value: Any) -> bool:
@@ -180,7 +184,12 @@ def _datetime(field: FieldSchema, value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise FieldValueError("must be an ISO 8601 date-time string")
     # A date-time without an offset is taken as UTC; everything is stored in UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 falls before year 1 in UTC
+        raise FieldValueError("out of range once converted to UTC") from None
 
 
 def _date(field: FieldSchema, value: Any) -> date:

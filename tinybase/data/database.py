@@ -84,7 +84,7 @@ class Database:
         """
         current: sa.Connection | None = getattr(self._local, "connection", None)
         if current is not None:
-            with current.begin_nested():
+            with self._savepoint(current):
                 yield current
             return
         if self._lock is None:
@@ -102,6 +102,32 @@ class Database:
             writer.execution_options(**{IMMEDIATE_OPTION: True})
             self._writer = writer
         return writer
+
+    @contextmanager
+    def _savepoint(self, connection: sa.Connection) -> Iterator[None]:
+        """A SAVEPOINT around a nested ``write()``, issued on the driver connection.
+
+        Why not ``connection.begin_nested()``: SQLAlchemy compiles and runs its SAVEPOINT
+        and RELEASE through the whole execution path, uncached, which was about a quarter of
+        the cost of a record write once writes are group-committed (every write in a group
+        is a nested ``write()``). SQLAlchemy's own nested transactions (``begin_nested``)
+        still work inside and around these: savepoints nest by name on both databases.
+        """
+        depth = getattr(self._local, "savepoints", 0) + 1
+        self._local.savepoints = depth
+        name = f"tb_savepoint_{depth}"
+        driver = connection.connection.driver_connection
+        driver.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            driver.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            driver.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._local.savepoints = depth - 1
 
     def _run_transaction(self, connection: sa.Connection) -> Iterator[sa.Connection]:
         self._local.connection = connection

@@ -9,17 +9,28 @@ front instead of failing later with "database is locked" when a read turns into 
 
 from __future__ import annotations
 
+import contextvars
 import functools
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import regex
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["IMMEDIATE_OPTION", "create_engine", "is_memory", "sqlite_path"]
+__all__ = [
+    "IMMEDIATE_OPTION",
+    "REGEXP_TIMEOUT_SECONDS",
+    "create_engine",
+    "is_memory",
+    "regexp_timed_out",
+    "sqlite_path",
+]
+
+#: How long one ``REGEXP`` match may run on SQLite (a catastrophic pattern is stopped).
+REGEXP_TIMEOUT_SECONDS = 0.02
 
 #: Execution option that makes the next ``BEGIN`` on a SQLite connection a ``BEGIN IMMEDIATE``.
 IMMEDIATE_OPTION = "tinybase_begin_immediate"
@@ -111,12 +122,35 @@ def _on_begin(connection: sa.Connection) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compile_pattern(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern, flags=regex.VERSION0)
+
+
+# sqlite3 reports any exception of a user function as "user-defined function raised
+# exception"; the flag says it was a REGEXP timeout (the function runs in the caller's thread
+# and context, so the caller sees the flag it set).
+_regexp_timeout: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tinybase_regexp_timeout", default=False
+)
+
+
+def regexp_timed_out() -> bool:
+    """Whether a ``REGEXP`` in this context hit its time limit since the last call (resets)."""
+    timed_out = _regexp_timeout.get()
+    if timed_out:
+        _regexp_timeout.set(False)
+    return timed_out
 
 
 def _regexp(pattern: str | None, value: Any) -> bool | None:
     """SQLite calls ``regexp(pattern, value)`` for ``value REGEXP pattern``."""
     if pattern is None or value is None:
         return None
-    return _compile_pattern(pattern).search(str(value)) is not None
+    # Security: a client's pattern such as ^(a+)+$ backtracks exponentially; the timeout
+    # bounds it (the Python side would otherwise stall a thread holding the database).
+    try:
+        found = _compile_pattern(pattern).search(str(value), timeout=REGEXP_TIMEOUT_SECONDS)
+    except TimeoutError:
+        _regexp_timeout.set(True)
+        raise
+    return found is not None

@@ -8,13 +8,37 @@ and over views.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tinybase.errors import ValidationError
 
-__all__ = ["ConflictResolution", "Permission", "RecordApiConfig"]
+if TYPE_CHECKING:
+    from tinybase.auth.principal import Principal
+
+__all__ = ["ConflictResolution", "Permission", "RecordApiConfig", "RecordValidator"]
+
+
+class RecordValidator(Protocol):
+    """Checks a client's record values before every create and update of an API.
+
+    Collections implement it with their field schema, so both HTTP families (and bulk creates
+    and transactions) validate the same way. Records never import collections.
+
+    ``server_columns`` are the columns only the server sets (left out of the Insert and
+    Update JSON schemas).
+    """
+
+    server_columns: frozenset[str]
+
+    def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
+        """Return the values to store (typed, defaults filled when not ``partial``).
+
+        Raises:
+            tinybase.errors.ValidationError: a bad, missing or unknown field (named).
+        """
+        ...
 
 
 class Permission(StrEnum):
@@ -64,6 +88,8 @@ class RecordApiConfig:
     expand: tuple[str, ...] = ()
     enable_subscriptions: bool = False
     listing_hard_limit: int = 1024
+    # Not configuration data: set in code (collections attach their schema's validator).
+    validator: RecordValidator | None = field(default=None, compare=False, repr=False)
 
     def rule_for(self, operation: str) -> str | None:
         """The access rule of an operation (``"create"``, ``"read"``, ``"list"`` ...)."""
@@ -88,7 +114,7 @@ class RecordApiConfig:
         Raises:
             ValidationError: an unknown key, a missing name/table_name, a bad value (named).
         """
-        unknown = set(data) - {f.name for f in fields(cls)}
+        unknown = set(data) - {f.name for f in fields(cls)} | ({"validator"} & set(data))
         if unknown:
             raise ValidationError.for_field(sorted(unknown)[0], "unknown record API option")
         values: dict[str, Any] = dict(data)
@@ -116,7 +142,8 @@ class RecordApiConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-ready data (the inverse of :meth:`from_mapping`)."""
-        data = asdict(self)
+        data = asdict(replace(self, validator=None))
+        del data["validator"]
         for key in ("acl_world", "acl_authenticated"):
             data[key] = sorted(str(item) for item in data[key])
         data["conflict_resolution"] = str(self.conflict_resolution)

@@ -25,9 +25,10 @@ from tinybase.errors import (
     ValidationError,
 )
 from tinybase.records.access import authorize, compile_rules, may
+from tinybase.records.compiled import QueryCache
 from tinybase.records.config import ConflictResolution, RecordApiConfig
 from tinybase.records.cursor import after_cursor, decode_cursor, encode_cursor
-from tinybase.records.filters import compile_filter
+from tinybase.records.filters import compile_filter, uses_regex
 from tinybase.records.integrity import map_database_errors
 from tinybase.records.order import sort_keys
 from tinybase.records.query import ListQuery, ListResult
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BULK", "ExpandLookup", "RecordEngine"]
 
 MAX_BULK = 1024
+_REGEX_STATEMENT_TIMEOUT = sa.text("SET LOCAL statement_timeout = 2000")
 TIMESTAMP_COLUMNS = ("created_at", "updated_at")
 USER_TABLE_KEY = "_user.id"
 
@@ -101,6 +103,7 @@ class RecordEngine:
         self.row = table.alias(ROW_ALIAS)
         self.resolver = _Resolver(self.row, self.readable)
         self.rules = compile_rules(api, table, dialect=db.dialect)
+        self.queries = QueryCache(db.engine.dialect)
         self.statements = Statements(
             table,
             self.row,
@@ -138,12 +141,12 @@ class RecordEngine:
         """
         rule = self._rule(principal, Operation.READ)
         key = self.parse_id(record_id)
-        with self.db.read() as connection:
-            row = connection.execute(self.statements.read(rule), self._params(principal, rule, key))
-            found = row.fetchone()
-        if found is None:
+        query = self.queries.fixed(("read", rule is not None), lambda: self.statements.read(rule))
+        with self.db.dbapi_read() as connection:
+            found = query.rows(connection, self._params(principal, rule, key))
+        if not found:
             raise NotFoundError()
-        record = dict(zip(self.readable, found, strict=True))
+        record = dict(zip(self.readable, found[0], strict=True))
         if expand:
             self._expand(principal, [record], expand)
         return record
@@ -181,19 +184,50 @@ class RecordEngine:
         statement = statement.order_by(*(key.clause() for key in keys)).limit(limit)
         if query.offset:
             statement = statement.offset(query.offset)
+        counter = None
+        if query.count:
+            counter = self.statements.count().where(*conditions)
+            counter = counter if rule is None else counter.where(rule.clause)
         params = self._params(principal, rule)
-        with map_database_errors(self.table.name), self.db.read() as connection:
-            rows = connection.execute(statement, params).fetchall()
-            total = None
-            if query.count:
-                counter = self.statements.count().where(*conditions)
-                counter = counter if rule is None else counter.where(rule.clause)
-                total = connection.execute(counter, params).scalar_one()
+        with map_database_errors(self.table.name):
+            if self.db.dialect == "postgresql" and uses_regex(query.filters):
+                rows, total = self._list_guarded(statement, counter, params)
+            else:
+                rows, total = self._list_compiled(statement, counter, params)
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
         cursor = encode_cursor(keys, records[-1]) if records else None
         if query.expand:
             self._expand(principal, records, query.expand)
         return ListResult(records=records, cursor=cursor, total_count=total)
+
+    def _list_compiled(
+        self, statement: sa.Select[Any], counter: sa.Select[Any] | None, params: dict[str, Any]
+    ) -> tuple[Sequence[Any], int | None]:
+        """Rows (and the count) on the raw-connection fast path (:mod:`.compiled`).
+
+        On SQLite the page and the count are two snapshots, like two statements of a
+        READ COMMITTED transaction on PostgreSQL: a write in between may make them differ
+        by that write.
+        """
+        rows_query, rows_values = self.queries.for_statement(statement)
+        with self.db.dbapi_read() as connection:
+            rows = rows_query.rows(connection, params, rows_values)
+            if counter is None:
+                return rows, None
+            count_query, count_values = self.queries.for_statement(counter)
+            return rows, count_query.rows(connection, params, count_values)[0][0]
+
+    def _list_guarded(
+        self, statement: sa.Select[Any], counter: sa.Select[Any] | None, params: dict[str, Any]
+    ) -> tuple[Sequence[Any], int | None]:
+        """PostgreSQL with a regular expression: one transaction with a statement timeout."""
+        with self.db.read() as connection:
+            # `~` with a client's pattern must not run away (SQLite's REGEXP has its own
+            # per-match timeout); SET LOCAL ends with this read transaction.
+            connection.execute(_REGEX_STATEMENT_TIMEOUT)
+            rows = connection.execute(statement, params).fetchall()
+            total = None if counter is None else connection.execute(counter, params).scalar_one()
+        return rows, total
 
     def json_schema(self, principal: Principal, mode: str = "Insert") -> dict[str, Any]:
         """The JSON Schema of records in ``mode`` (``Insert``, ``Update`` or ``Select``).
@@ -227,6 +261,8 @@ class RecordEngine:
         """
         self._check_writable()
         rule = self._rule(principal, Operation.CREATE)
+        if not isinstance(values, (Mapping, list, tuple)):
+            raise ValidationError.for_field("body", "expected a JSON object or a list of them")
         records = [values] if isinstance(values, Mapping) else list(values)
         if not records:
             raise ValidationError.for_field("body", "no records to create")
@@ -252,6 +288,8 @@ class RecordEngine:
         self._check_writable()
         rule = self._rule(principal, Operation.UPDATE)
         key = self.parse_id(record_id)
+        if self.api.validator is not None:
+            values = self.api.validator.validate(principal, values, partial=True)
         request = self._prepare(values, creating=False, key=key)
         changes = dict(request)
         if "updated_at" in self.timestamps:
@@ -345,8 +383,11 @@ class RecordEngine:
                 )
             if name in self.timestamps:
                 raise ValidationError.for_field(name, "read-only field")
+            kind = self.kinds[name]
+            if creating and name == self.pk and self.uuid_key:
+                kind = ValueKind.UUID  # a text UUID key takes client ids only if they are UUIDs
             try:
-                prepared[name] = convert(self.kinds[name], value)
+                prepared[name] = convert(kind, value)
             except ValueError as exc:
                 raise ValidationError.for_field(name, str(exc)) from None
         if not creating and self.pk in prepared and prepared.pop(self.pk) != key:
@@ -356,6 +397,8 @@ class RecordEngine:
     def _prepare_create(
         self, principal: Principal, record: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self.api.validator is not None:
+            record = self.api.validator.validate(principal, record, partial=False)
         request = self._prepare(record, creating=True)
         if self.api.autofill_missing_user_id_columns and principal.user_id is not None:
             for name in self.user_columns:

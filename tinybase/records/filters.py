@@ -34,6 +34,7 @@ __all__ = [
     "FilterNode",
     "compile_filter",
     "parse_filters",
+    "uses_regex",
 ]
 
 RESERVED_PARAMETERS = frozenset(
@@ -261,3 +262,12 @@ _COMPARATORS = {
     "lt": lambda column, value: column < value,
     "lte": lambda column, value: column <= value,
 }
+
+
+def uses_regex(node: FilterNode | None) -> bool:
+    """Whether a filter tree has a ``$re`` term (the engine bounds such queries' time)."""
+    if node is None:
+        return False
+    if isinstance(node, Composite):
+        return any(uses_regex(child) for child in node.children)
+    return node.op == "re"

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from tinybase.data.engine import regexp_timed_out
 from tinybase.errors import BadRequestError, ConflictError, ValidationError
 
 __all__ = ["map_database_errors"]
@@ -30,6 +31,16 @@ def map_database_errors(table: str) -> Iterator[None]:
     except sa.exc.DataError as exc:
         logger.info("data error on %s: %s", table, exc.orig)
         raise BadRequestError("a value does not fit its column") from exc
+    except sa.exc.OperationalError as exc:
+        # SQLite: REGEXP flagged its timeout; PostgreSQL: the statement_timeout that lists
+        # filtering with a regular expression set (query_canceled).
+        if regexp_timed_out() or getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED:
+            logger.info("expensive query on %s stopped: %s", table, exc.orig)
+            raise BadRequestError("regular expression too expensive") from exc
+        raise
+
+
+_QUERY_CANCELED = "57014"
 
 
 def _integrity(exc: sa.exc.IntegrityError) -> Exception:

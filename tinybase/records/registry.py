@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 
 from tinybase.db.models import Collection, RecordApi
+from tinybase.db.types import UTCDateTime
 from tinybase.errors import NotFoundError, TinyBaseError, ValidationError
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
@@ -217,6 +218,11 @@ def reflect(connection: sa.Connection, table_name: str) -> tuple[sa.Table, bool]
     if not is_view and not inspector.has_table(table_name):
         raise ValidationError.for_field("table_name", f"no table or view named {table_name!r}")
     table = sa.Table(table_name, sa.MetaData(), autoload_with=connection)
+    for column in table.columns:
+        # Reflected DATETIME/TIMESTAMP columns come back naive: read them as UTC, like every
+        # other TinyBase timestamp (ISO 8601 with an offset in JSON).
+        if isinstance(column.type, sa.DateTime):
+            column.type = UTCDateTime()
     return table, is_view
 
 

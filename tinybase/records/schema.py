@@ -41,7 +41,9 @@ def json_schema(engine: RecordEngine, mode: str) -> dict[str, Any]:
         raise BadRequestError(f"mode must be one of {', '.join(MODES)}")
     names = engine.readable if canonical == "Select" else tuple(engine.writable)
     if canonical != "Select":
-        names = tuple(n for n in names if n not in engine.timestamps)
+        validator = engine.api.validator
+        server = frozenset() if validator is None else validator.server_columns
+        names = tuple(n for n in names if n not in engine.timestamps and n not in server)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name in names:

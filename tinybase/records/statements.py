@@ -132,8 +132,10 @@ class Statements:
             return statement.on_conflict_do_nothing()
         if self.conflict != ConflictResolution.REPLACE:
             return statement
-        if self.dialect == "sqlite":
-            return statement.prefix_with("OR REPLACE")
+        # Security: only a primary-key conflict may replace, on both dialects. SQLite's
+        # INSERT OR REPLACE would delete every row conflicting on ANY unique column (rows the
+        # caller may not touch); ON CONFLICT(pk) DO UPDATE leaves other conflicts a 409.
+        # (The INSERT ... SELECT form always has a WHERE, as SQLite's upsert parser needs.)
         changed = {name: statement.excluded[name] for name in names if name != self.pk}
         if not changed:
             return statement.on_conflict_do_nothing(index_elements=[self.pk])

@@ -81,19 +81,28 @@ def convert(kind: str, value: Any) -> Any:
     return _CONVERTERS[kind](value)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _to_integer(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected an integer")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and len(value) <= 32:
         try:
-            return int(value.strip(), 10)
+            number = int(value.strip(), 10)
         except ValueError:
-            pass
-    raise ValueError("expected an integer")
+            raise ValueError("expected an integer") from None
+    if number is None:
+        raise ValueError("expected an integer")
+    # Past 64 bits the drivers raise OverflowError (a 500): refuse it here, named.
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise ValueError("out of the 64-bit integer range")
+    return number
 
 
 def _to_number(value: Any) -> float | int:
@@ -142,7 +151,12 @@ def _to_datetime(value: Any) -> datetime:
     else:
         raise ValueError("expected an ISO 8601 datetime")
     # Naive input is taken as UTC: TinyBase stores timezone-aware UTC datetimes.
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before year 1 in UTC
+        raise ValueError("the datetime is out of range in UTC") from None
 
 
 def _to_date(value: Any) -> date:

@@ -5,6 +5,13 @@ environment, ``tinybase.toml`` and defaults. ``settings`` holds the runtime sett
 the database, which admins edit through ``/api/admin/settings``.
 """
 
+from tinybase.settings.runtime import (
+    SECRET_MASK,
+    RuntimeSettings,
+    SettingsStore,
+    StorageSettings,
+    settings,
+)
 from tinybase.settings.static import (
     Config,
     ConfigError,
@@ -12,13 +19,6 @@ from tinybase.settings.static import (
     config,
     flatten_toml,
     load_config,
-)
-from tinybase.settings.runtime import (
-    SECRET_MASK,
-    RuntimeSettings,
-    SettingsStore,
-    StorageSettings,
-    settings,
 )
 
 __all__ = [

@@ -13,6 +13,9 @@
     DELETE /api/collections/{name}/records/{id}   delete
 
 Access rules are enforced by the record engine inside the SQL; handlers only pass the caller.
+Record handlers are ``async`` and send their one blocking call (catalog lookup, validation
+and the engine) to the database's :class:`~tinybase.records.executor.DatabaseExecutor`
+(see :mod:`tinybase.api.routes.records`); collection management stays plain ``def``.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tinybase.api.deps import AdminUser, CurrentPrincipal, State
+from tinybase.api.deps import BEARER_DOCS, AdminUser, CurrentPrincipal, State
 from tinybase.api.responses import JSONResponse
 from tinybase.collections.access import may_see
 from tinybase.collections.catalog import definition_of
-from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, CollectionRecords
+from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, CollectionRecords
 from tinybase.db.models import Collection
 from tinybase.errors import NotFoundError
+from tinybase.records.executor import executor_for
 
 router = APIRouter(prefix="/api/collections", tags=["collections"])
 
@@ -75,7 +79,7 @@ def _collection_json(collection: Collection) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", openapi_extra=BEARER_DOCS)
 def list_collections(state: State, principal: CurrentPrincipal) -> JSONResponse:
     collections = state.collections.list()
     visible = [c for c in collections if may_see(principal, definition_of(c).api)]
@@ -90,7 +94,7 @@ def create_collection(body: CollectionCreate, state: State, _admin: AdminUser) -
     return JSONResponse(_collection_json(created), status_code=201)
 
 
-@router.get("/{name}")
+@router.get("/{name}", openapi_extra=BEARER_DOCS)
 def get_collection(name: str, state: State, principal: CurrentPrincipal) -> JSONResponse:
     collection = state.collections.get(name)
     if collection is None or not may_see(principal, definition_of(collection).api):
@@ -118,55 +122,69 @@ def delete_collection(name: str, state: State, _admin: AdminUser) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{name}/records")
-def list_records(
+@router.get("/{name}/records", openapi_extra=BEARER_DOCS)
+async def list_records(
     name: str,
     request: Request,
     state: State,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     sort_by: str | None = None,
     sort_order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     cursor: str | None = None,
 ) -> JSONResponse:
-    page = CollectionRecords(state.collections).list(
-        principal,
-        name,
-        filters=request.query_params.multi_items(),
-        limit=limit,
-        offset=offset,
-        sort_by=sort_by,
-        sort_order=sort_order,
-        cursor=cursor,
+    filters = request.query_params.multi_items()
+    page = await executor_for(state.db).read(
+        lambda: CollectionRecords(state.collections).list(
+            principal,
+            name,
+            filters=filters,
+            limit=limit,
+            offset=offset,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            cursor=cursor,
+        )
     )
     return JSONResponse(page.to_json())
 
 
-@router.post("/{name}/records", status_code=201)
-def create_record(
+@router.post("/{name}/records", status_code=201, openapi_extra=BEARER_DOCS)
+async def create_record(
     name: str, body: RecordBody, state: State, principal: CurrentPrincipal
 ) -> JSONResponse:
-    record = CollectionRecords(state.collections).create(principal, name, body.data)
+    record = await executor_for(state.db).write(
+        lambda: CollectionRecords(state.collections).create(principal, name, body.data)
+    )
     return JSONResponse(record, status_code=201)
 
 
-@router.get("/{name}/records/{record_id}")
-def get_record(
+@router.get("/{name}/records/{record_id}", openapi_extra=BEARER_DOCS)
+async def get_record(
     name: str, record_id: str, state: State, principal: CurrentPrincipal
 ) -> JSONResponse:
-    return JSONResponse(CollectionRecords(state.collections).read(principal, name, record_id))
-
-
-@router.patch("/{name}/records/{record_id}")
-def update_record(
-    name: str, record_id: str, body: RecordBody, state: State, principal: CurrentPrincipal
-) -> JSONResponse:
-    record = CollectionRecords(state.collections).update(principal, name, record_id, body.data)
+    record = await executor_for(state.db).read(
+        lambda: CollectionRecords(state.collections).read(principal, name, record_id)
+    )
     return JSONResponse(record)
 
 
-@router.delete("/{name}/records/{record_id}", status_code=204)
-def delete_record(name: str, record_id: str, state: State, principal: CurrentPrincipal) -> Response:
-    CollectionRecords(state.collections).delete(principal, name, record_id)
+@router.patch("/{name}/records/{record_id}", openapi_extra=BEARER_DOCS)
+async def update_record(
+    name: str, record_id: str, body: RecordBody, state: State, principal: CurrentPrincipal
+) -> JSONResponse:
+    record = await executor_for(state.db).write(
+        lambda: CollectionRecords(state.collections).update(principal, name, record_id, body.data)
+    )
+    return JSONResponse(record)
+
+
+@router.delete("/{name}/records/{record_id}", status_code=204, openapi_extra=BEARER_DOCS)
+async def delete_record(
+    name: str, record_id: str, state: State, principal: CurrentPrincipal
+) -> Response:
+    await executor_for(state.db).write(
+        lambda: CollectionRecords(state.collections).delete(principal, name, record_id)
+    )
     return Response(status_code=204)

@@ -10,24 +10,38 @@
 The shapes are those the npm ``trailbase`` client expects (ids in URLs as plain text, the
 cursor handed back as received). ``/api/records/v1`` is what the clients call;
 ``/api/v1/records`` is the path TrailBase's documentation shows.
+
+Handlers return a :class:`JSONResponse` (orjson, straight from the engine's dicts), so
+FastAPI does not validate and re-encode the body through a response model. They are
+``async``: parsing and encoding run on the event loop, and the one blocking step, the call
+into the record engine (engine lookup included: it may reload from the database), goes to
+the database's :class:`~tinybase.records.executor.DatabaseExecutor` (reads to its readers,
+writes to its group-committing writer), never to the event loop thread.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
-from tinybase.api.deps import CurrentPrincipal, State
+from tinybase.api.deps import BEARER_DOCS, CurrentPrincipal, app_state
+from tinybase.api.responses import JSONResponse
+from tinybase.api.state import AppState
 from tinybase.errors import BadRequestError, ValidationError
 from tinybase.records.engine import RecordEngine
+from tinybase.records.executor import DatabaseExecutor, executor_for
 from tinybase.records.query import ListQuery
 
 router = APIRouter(tags=["records (TrailBase)"])
+# The second prefix's routes, included after the first's: FastAPI tries routes in order, so
+# the path the clients call is matched without trying the alias routes first.
+_aliases = APIRouter(tags=["records (TrailBase)"], include_in_schema=False)
 
 PREFIXES = ("/api/records/v1", "/api/v1/records")
 
@@ -36,76 +50,92 @@ def _routes(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[.
     """Register a handler under both prefixes (the second hidden from the OpenAPI docs)."""
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        for index, prefix in enumerate(PREFIXES):
-            router.add_api_route(
-                prefix + path, handler, methods=[method], include_in_schema=index == 0
-            )
+        primary, alias = PREFIXES
+        router.add_api_route(primary + path, handler, methods=[method], openapi_extra=BEARER_DOCS)
+        _aliases.add_api_route(alias + path, handler, methods=[method])
         return handler
 
     return register
 
 
-def get_engines(state: State) -> Callable[[str], RecordEngine]:
-    return state.record_apis.get
+class Engines:
+    """The record engines of this app and the executor that runs their blocking calls."""
 
+    def __init__(self, state: AppState) -> None:
+        self.lookup: Callable[[str], RecordEngine] = state.record_apis.get
+        self.executor: DatabaseExecutor = executor_for(state.db)
 
-Engines = Annotated[Callable[[str], RecordEngine], Depends(get_engines)]
+    async def read(self, api: str, call: Callable[[RecordEngine], Any]) -> Any:
+        """``call(engine of api)`` in a reader thread."""
+        return await self.executor.read(lambda: call(self.lookup(api)))
+
+    async def write(self, api: str, call: Callable[[RecordEngine], Any]) -> Any:
+        """``call(engine of api)`` in the writer thread (group commit on SQLite)."""
+        return await self.executor.write(lambda: call(self.lookup(api)))
+
+    @classmethod
+    def of(cls, request: Request) -> Engines:
+        """The engines of the app serving ``request``.
+
+        A plain call, not a dependency: FastAPI's cost grows with every dependency solved
+        per request, and these handlers are the hot path.
+        """
+        return cls(app_state(request))
 
 
 @_routes("POST", "/{api}")
-async def create_records(
-    api: str, request: Request, principal: CurrentPrincipal, engines: Engines
-) -> dict[str, Any]:
+async def create_records(api: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
     body = await _body(request)
-    ids = await run_in_threadpool(lambda: engines(api).create(principal, body))
-    return {"ids": ids}
+    ids = await Engines.of(request).write(api, lambda engine: engine.create(principal, body))
+    return JSONResponse({"ids": ids})
 
 
 @_routes("GET", "/{api}")
-def list_records(
-    api: str, request: Request, principal: CurrentPrincipal, engines: Engines
-) -> dict[str, Any]:
+async def list_records(api: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
     query = ListQuery.from_params(request.query_params.multi_items())
-    page = engines(api).list(principal, query)
+    page = await Engines.of(request).read(api, lambda engine: engine.list(principal, query))
     body: dict[str, Any] = {"records": page.records, "cursor": page.cursor}
     if page.total_count is not None:
         body["total_count"] = page.total_count
-    return body
+    return JSONResponse(body)
 
 
 @_routes("GET", "/{api}/schema")
-def record_schema(
-    api: str, principal: CurrentPrincipal, engines: Engines, mode: str = "Insert"
-) -> dict[str, Any]:
-    return engines(api).json_schema(principal, mode)
+async def record_schema(
+    api: str, request: Request, principal: CurrentPrincipal, mode: str = "Insert"
+) -> JSONResponse:
+    engines = Engines.of(request)
+    return JSONResponse(await engines.read(api, lambda engine: engine.json_schema(principal, mode)))
 
 
 @_routes("GET", "/{api}/{record_id}")
-def read_record(
+async def read_record(
     api: str,
     record_id: str,
+    request: Request,
     principal: CurrentPrincipal,
-    engines: Engines,
     expand: Annotated[str | None, Query()] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     names = [name.strip() for name in expand.split(",") if name.strip()] if expand else []
-    return engines(api).read(principal, record_id, expand=names)
+    engines = Engines.of(request)
+    record = await engines.read(api, lambda engine: engine.read(principal, record_id, expand=names))
+    return JSONResponse(record)
 
 
 @_routes("PATCH", "/{api}/{record_id}")
 async def update_record(
-    api: str, record_id: str, request: Request, principal: CurrentPrincipal, engines: Engines
+    api: str, record_id: str, request: Request, principal: CurrentPrincipal
 ) -> Response:
     body = await _body(request)
-    await run_in_threadpool(lambda: engines(api).update(principal, record_id, body))
+    await Engines.of(request).write(api, lambda engine: engine.update(principal, record_id, body))
     return Response(status_code=200)
 
 
 @_routes("DELETE", "/{api}/{record_id}")
-def delete_record(
-    api: str, record_id: str, principal: CurrentPrincipal, engines: Engines
+async def delete_record(
+    api: str, record_id: str, request: Request, principal: CurrentPrincipal
 ) -> Response:
-    engines(api).delete(principal, record_id)
+    await Engines.of(request).write(api, lambda engine: engine.delete(principal, record_id))
     return Response(status_code=200)
 
 
@@ -123,7 +153,12 @@ async def _body(request: Request) -> Any:
             values[key] = value
         return values
     raw = await request.body()
-    try:
+    with contextlib.suppress(orjson.JSONDecodeError):
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    try:  # orjson refuses integers past 64 bits: parse them, so the engine names the field
+        return json.loads(raw)
+    except ValueError:
         raise BadRequestError("the body is not valid JSON") from None
+
+
+router.include_router(_aliases)

@@ -1,0 +1,128 @@
+"""The DatabaseExecutor: results and errors reach their callers; group commit isolates writes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from tinybase.data import Database, database
+from tinybase.records.executor import DatabaseExecutor, close_executor, executor_for
+
+_ROWS = sa.table("rows", sa.column("x"))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    db = database(db_url)
+    with db.write() as connection:
+        connection.execute(sa.text("CREATE TABLE rows (x INTEGER UNIQUE)"))
+    yield db
+    db.engine.dispose()
+
+
+def _insert(db: Database, x: int) -> int:
+    with db.write() as connection:
+        connection.execute(sa.insert(_ROWS).values(x=x))
+    return x
+
+
+def _insert_then_fail(db: Database, x: int) -> int:
+    with db.write() as connection:
+        connection.execute(sa.insert(_ROWS).values(x=x))
+    raise RuntimeError(f"failed after writing {x}")
+
+
+def _stored(db: Database) -> list[int]:
+    with db.engine.connect() as connection:  # a separate connection: committed rows only
+        return sorted(connection.execute(sa.text("SELECT x FROM rows")).scalars())
+
+
+def test_read_returns_the_value_and_raises_the_error_of_the_call(db: Database) -> None:
+    executor = DatabaseExecutor(db)
+
+    async def main() -> tuple[int, str]:
+        value = await executor.read(lambda: 41 + 1)
+        with pytest.raises(KeyError) as caught:
+            await executor.read(lambda: {}["missing"])
+        return value, str(caught.value)
+
+    try:
+        assert asyncio.run(main()) == (42, "'missing'")
+    finally:
+        executor.close()
+
+
+def test_each_caller_gets_its_own_result_from_a_batch(db: Database) -> None:
+    executor = DatabaseExecutor(db)
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(executor.read(lambda n=n: n * n) for n in range(50)))
+
+    try:
+        assert asyncio.run(main()) == [n * n for n in range(50)]
+    finally:
+        executor.close()
+
+
+def test_acknowledged_writes_are_committed(db: Database) -> None:
+    executor = DatabaseExecutor(db)
+    try:
+        assert asyncio.run(executor.write(lambda: _insert(db, 1))) == 1
+        assert _stored(db) == [1]
+    finally:
+        executor.close()
+
+
+def test_a_failing_write_in_a_group_rolls_back_only_itself(db: Database) -> None:
+    executor = DatabaseExecutor(db)
+    release = threading.Event()
+
+    async def main() -> list[object]:
+        # Hold the writer so that the next writes queue up and run as one group.
+        blocker = asyncio.ensure_future(executor.write(lambda: release.wait(10)))
+        await asyncio.sleep(0.05)
+        writes = [
+            executor.write(lambda: _insert(db, 1)),
+            executor.write(lambda: _insert_then_fail(db, 2)),
+            executor.write(lambda: _insert(db, 1)),  # a unique violation: its own error
+            executor.write(lambda: _insert(db, 3)),
+        ]
+        futures = [asyncio.ensure_future(write) for write in writes]
+        await asyncio.sleep(0.05)
+        release.set()
+        await blocker
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    try:
+        first, failed, duplicate, last = asyncio.run(main())
+    finally:
+        executor.close()
+    assert (first, last) == (1, 3)
+    assert isinstance(failed, RuntimeError) and str(failed) == "failed after writing 2"
+    assert isinstance(duplicate, sa.exc.IntegrityError)
+    assert _stored(db) == [1, 3]
+
+
+def test_group_commit_is_used_on_sqlite_only(db: Database) -> None:
+    executor = DatabaseExecutor(db)
+    try:
+        assert executor.group_commit == (db.dialect == "sqlite")
+    finally:
+        executor.close()
+
+
+def test_executor_for_gives_one_executor_per_database(db: Database) -> None:
+    assert executor_for(db) is executor_for(db)
+
+
+def test_close_executor_stops_it_and_a_new_one_takes_over(db: Database) -> None:
+    first = executor_for(db)
+    assert asyncio.run(first.read(lambda: "before")) == "before"
+    close_executor(db)
+    second = executor_for(db)
+    assert second is not first
+    assert asyncio.run(second.read(lambda: "after")) == "after"

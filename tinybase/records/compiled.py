@@ -1,0 +1,141 @@
+"""SELECTs compiled once per shape and run on the raw DBAPI connection: the read fast path.
+
+A record read through SQLAlchemy's ``Connection.execute`` pays, per request, for a pooled
+connection checkout, ``BEGIN`` and ``ROLLBACK``, the cache-key walk of the statement, an
+execution context and a ``Result``. On a primary-key read that is most of the database
+time. Here a statement is compiled once (SQLAlchemy's own compiler, so the SQL is exactly
+what ``execute`` would send, access rules included) and then run with the driver's
+``execute`` on :meth:`tinybase.data.Database.dbapi_read`'s connection (on SQLite a
+per-thread autocommit connection: each SELECT is its own snapshot, as with ``db.read()``).
+Bind and result processors of the column types are applied as SQLAlchemy would.
+
+Statements built per request (lists: filters, cursor, limit) are looked up by SQLAlchemy's
+cache key, the same key its compiled cache uses: equal shapes share one compiled query, and
+the values of this request's literals come from the key's extracted parameters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["CompiledQuery", "QueryCache"]
+
+_CACHE_SIZE = 512
+
+
+class CompiledQuery:
+    """One SELECT, compiled for ``dialect``, run on raw DBAPI connections.
+
+    Args:
+        statement: the SELECT (without expanding ``IN`` parameters).
+        dialect: the engine's dialect.
+        cache_key: the statement's SQLAlchemy cache key, when later calls pass the
+            extracted parameters of equal-shaped statements.
+    """
+
+    def __init__(
+        self, statement: sa.Select[Any], dialect: sa.Dialect, cache_key: Any | None = None
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, cache_key=cache_key)
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("expanding or literal-execute parameters are not supported")
+        self.sql: str = compiled.string
+        self._compiled = compiled
+        self._dialect = dialect
+        self._positional = compiled.positional
+        self._names = tuple(compiled.positiontup or ())
+        self._bind_processors = dict(compiled._bind_processors)
+        self._types = [column.type for column in statement.selected_columns]
+        # Result processors depend on the driver's type codes (PostgreSQL numerics): made
+        # from the first cursor's description, then reused.
+        self._result_processors: list[tuple[int, Any]] | None = None
+        self._processors_known = False
+
+    def rows(
+        self,
+        connection: Any,
+        params: dict[str, Any],
+        extracted: Sequence[sa.BindParameter[Any]] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """All rows, converted by the column types (as SQLAlchemy would convert them).
+
+        Raises:
+            sqlalchemy.exc.DBAPIError: the driver's error, wrapped as SQLAlchemy wraps it
+                (so callers map ``OperationalError`` and friends as they always did).
+        """
+        values = self._compiled.construct_params(params, extracted_parameters=extracted)
+        for name, process in self._bind_processors.items():
+            if name in values:
+                values[name] = process(values[name])
+        args: Any = tuple(values[name] for name in self._names) if self._positional else values
+        dbapi = self._dialect.loaded_dbapi
+        try:
+            cursor = connection.execute(self.sql, args)
+            rows = cursor.fetchall()
+        except dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                self.sql, args, exc, dbapi.Error, dialect=self._dialect
+            ) from exc
+        if not self._processors_known:
+            self._learn_processors(cursor.description)
+        processors = self._result_processors
+        if processors is None:
+            return rows
+        return [_converted(processors, row) for row in rows]
+
+    def _learn_processors(self, description: Sequence[Any]) -> None:
+        processors = [
+            sa_type._cached_result_processor(self._dialect, column[1])
+            for sa_type, column in zip(self._types, description, strict=True)
+        ]
+        active = [(index, process) for index, process in enumerate(processors) if process]
+        self._result_processors = active or None
+        self._processors_known = True
+
+
+def _converted(processors: list[tuple[int, Any]], row: tuple[Any, ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for index, process in processors:
+        values[index] = process(values[index])
+    return tuple(values)
+
+
+class QueryCache:
+    """Compiled queries of one record API, by shape (bounded)."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self._dialect = dialect
+        self._queries: dict[Any, CompiledQuery] = {}
+        self._guard = threading.Lock()
+
+    def fixed(self, key: Any, build: Callable[[], sa.Select[Any]]) -> CompiledQuery:
+        """The query for ``key``, built and compiled on first use (statements without
+        per-request literals: every value is a named parameter)."""
+        fixed_key = ("fixed", key)  # never equal to a SQLAlchemy cache key
+        query = self._queries.get(fixed_key)
+        if query is None:
+            query = self._store(fixed_key, CompiledQuery(build(), self._dialect))
+        return query
+
+    def for_statement(
+        self, statement: sa.Select[Any]
+    ) -> tuple[CompiledQuery, Sequence[sa.BindParameter[Any]]]:
+        """The query of ``statement``'s shape and the literal values of this statement."""
+        cache_key = statement._generate_cache_key()
+        if cache_key is None:  # not cacheable: compile it for this call only
+            return CompiledQuery(statement, self._dialect), ()
+        query = self._queries.get(cache_key.key)
+        if query is None:
+            query = self._store(cache_key.key, CompiledQuery(statement, self._dialect, cache_key))
+        return query, cache_key.bindparams
+
+    def _store(self, key: Any, query: CompiledQuery) -> CompiledQuery:
+        with self._guard:
+            if len(self._queries) >= _CACHE_SIZE:
+                self._queries.clear()
+            self._queries[key] = query
+        return query

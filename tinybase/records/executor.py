@@ -1,0 +1,257 @@
+"""Blocking database work off the event loop, in batches: one thread hop per batch of requests.
+
+Handlers of the record APIs are ``async``; they hand their blocking part (one call into the
+record engine) to the :class:`DatabaseExecutor` of their database and await the result. The
+executor keeps a few dedicated threads fed from a queue. A worker takes every job already
+waiting (up to ``MAX_BATCH``), runs them, and posts all their results back to the event loop
+with a single ``call_soon_threadsafe``. Idle, that is one hop per request, as with a thread
+pool; under load, one hop carries dozens of requests, so the per-request cost of crossing
+threads (queue, wake-up, GIL hand-off, loop wake-up) mostly disappears.
+
+Writes on SQLite go to one writer thread that commits a batch together (group commit): the
+batch runs in one transaction, each job inside its own SAVEPOINT, so a job that fails rolls
+back its own changes only and reports its own error; the others commit. A job's result is
+posted only after the COMMIT returned, so an acknowledged write is as durable as a write
+committed on its own (WAL, ``synchronous=NORMAL``). SQLite has one writer at a time anyway,
+so nothing is lost by the single thread, and the COMMIT (the WAL append and its locks) is paid
+once per batch instead of once per request. On PostgreSQL each write job runs in a
+transaction of its own, on ``POSTGRES_WRITERS`` threads, since concurrent transactions there
+really run in parallel. On both, a job that raises leaves none of its writes behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import queue
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from tinybase.data import Database
+
+__all__ = ["MAX_BATCH", "DatabaseExecutor", "close_executor", "executor_for"]
+
+T = TypeVar("T")
+
+MAX_BATCH = 64
+READERS = 2
+POSTGRES_WRITERS = 8
+
+_Outcome = tuple[asyncio.Future[Any], bool, Any]
+
+
+class _Job:
+    """One call to run in a worker thread, with the caller's context (request id for logs)."""
+
+    __slots__ = ("context", "fn", "future", "loop")
+
+    def __init__(self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.fn = fn
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self.context = contextvars.copy_context()
+
+    def run(self) -> _Outcome:
+        try:
+            return self.future, True, self.context.run(self.fn)
+        except Exception as exc:  # handed to the awaiting request, which raises it
+            return self.future, False, exc
+
+
+class _Lane:
+    """A queue of jobs and the threads that run them in batches.
+
+    Args:
+        name: the threads' name prefix.
+        threads: how many workers.
+        run_batch: runs a batch of jobs in a worker thread; returns their outcomes.
+    """
+
+    def __init__(
+        self, name: str, threads: int, run_batch: Callable[[list[_Job]], list[_Outcome]]
+    ) -> None:
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._run_batch = run_batch
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        self._started = False
+        self._guard = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        if not self._started:
+            self._start()
+        job = _Job(fn, asyncio.get_running_loop())
+        self._queue.put(job)
+        return job.future
+
+    def close(self) -> None:
+        with self._guard:
+            if self._started:
+                for _ in self._threads:
+                    self._queue.put(None)
+            self._started = True  # a closed lane never starts (its jobs would never run)
+            self._threads = []
+
+    def _start(self) -> None:
+        # Threads start on first use: an app that serves no record request has none.
+        with self._guard:
+            if not self._started:
+                for thread in self._threads:
+                    thread.start()
+                self._started = True
+
+    def _work(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if not batch:
+                return
+            outcomes = self._run_batch(batch)
+            _post(batch, outcomes)
+
+    def _next_batch(self) -> list[_Job]:
+        first = self._queue.get()
+        if first is None:
+            return []
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:  # closing: finish this batch, then stop
+                self._queue.put(None)
+                break
+            batch.append(job)
+        return batch
+
+
+def _post(batch: list[_Job], outcomes: list[_Outcome]) -> None:
+    """Hand the outcomes to their loops: one wake-up per loop per batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(job.loop, []).append(outcome)
+    for loop, settled in by_loop.items():
+        # A loop closed meanwhile (RuntimeError) has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for future, ok, value in outcomes:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _run_each(batch: list[_Job]) -> list[_Outcome]:
+    return [job.run() for job in batch]
+
+
+class DatabaseExecutor:
+    """Runs blocking calls for one database in dedicated threads; see the module docstring.
+
+    Args:
+        db: the database the jobs use (``db.write()`` / ``db.read()`` inside the jobs).
+    """
+
+    def __init__(self, db: Database) -> None:
+        # Weak: the registry below is keyed weakly by the database; a strong reference here
+        # would keep every database (and these threads) alive for good.
+        self._db = weakref.ref(db)
+        self.group_commit = db.dialect == "sqlite"
+        self._reads = _Lane("tinybase-db-read", READERS, _run_each)
+        if self.group_commit:
+            self._writes = _Lane("tinybase-db-write", 1, self._commit_group)
+        else:
+            self._writes = _Lane("tinybase-db-write", POSTGRES_WRITERS, self._commit_each)
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (which only reads) in a reader thread; return or raise what it does."""
+        return await self._reads.submit(fn)
+
+    async def write(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (which writes through ``db.write()``) in the writer thread.
+
+        On SQLite ``fn`` joins the current group transaction in its own SAVEPOINT; its result
+        is returned once the group has committed. If ``fn`` raises, only its own changes are
+        rolled back and its exception is raised here.
+        """
+        return await self._writes.submit(fn)
+
+    def close(self) -> None:
+        """Stop the threads once the jobs already queued are done."""
+        self._reads.close()
+        self._writes.close()
+
+    def _commit_group(self, batch: list[_Job]) -> list[_Outcome]:
+        db = self._db()
+        if db is None:
+            return [(job.future, False, RuntimeError("the database is closed")) for job in batch]
+        try:
+            with db.write():
+                return [_run_isolated(db, job) for job in batch]
+        except Exception as exc:  # BEGIN, a SAVEPOINT or COMMIT failed: the group is not written
+            return [(job.future, False, exc) for job in batch]
+
+    def _commit_each(self, batch: list[_Job]) -> list[_Outcome]:
+        db = self._db()
+        if db is None:
+            return [(job.future, False, RuntimeError("the database is closed")) for job in batch]
+        outcomes: list[_Outcome] = []
+        for job in batch:
+            try:
+                outcomes.append(_run_isolated(db, job))  # the outermost write(): BEGIN
+            except Exception as exc:  # BEGIN or COMMIT failed: nothing of the job is written
+                outcomes.append((job.future, False, exc))
+        return outcomes
+
+
+class _RollBack(Exception):
+    """Raised inside a job's SAVEPOINT to roll it back after the job failed."""
+
+
+def _run_isolated(db: Database, job: _Job) -> _Outcome:
+    """Run ``job`` in its own ``db.write()``: a SAVEPOINT inside a group's transaction, else
+    a transaction of its own. Either way, if the job raises, none of its writes remain."""
+    outcome = (job.future, False, None)
+    try:
+        with db.write():
+            outcome = job.run()
+            if not outcome[1]:
+                raise _RollBack
+    except _RollBack:
+        pass  # only this job's changes are gone; its exception goes back to its caller
+    return outcome
+
+
+_executors: weakref.WeakKeyDictionary[Database, DatabaseExecutor] = weakref.WeakKeyDictionary()
+_executors_guard = threading.Lock()
+
+
+def close_executor(db: Database) -> None:
+    """Stop the executor of ``db``, if it has one (at shutdown; a later call makes a new one)."""
+    with _executors_guard:
+        executor = _executors.pop(db, None)
+    if executor is not None:
+        executor.close()
+
+
+def executor_for(db: Database) -> DatabaseExecutor:
+    """The executor of ``db`` (one per database object; its threads stop when it is dropped)."""
+    executor = _executors.get(db)
+    if executor is None:
+        with _executors_guard:
+            executor = _executors.get(db)
+            if executor is None:
+                executor = _executors[db] = DatabaseExecutor(db)
+                weakref.finalize(db, executor.close)
+    return executor
