@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateColumn
 
+from tinybase.data.codecs import column_kind
 from tinybase.data.errors import SchemaChangeError
 from tinybase.data.schema import SchemaDiff, constraint_columns, type_key
 
@@ -258,14 +259,9 @@ _CONVERSIONS: dict[str, tuple[str, str]] = {
 
 def _target(column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> str:
     """The conversion target of a type: a TinyBase kind, else SQLite's affinity rules."""
-    if isinstance(column_type, sa.Boolean):
-        return "bool"
-    if isinstance(column_type, sa.DateTime):
-        return "datetime"
-    if isinstance(column_type, sa.Date):
-        return "date"
-    if isinstance(column_type, sa.JSON):
-        return "json"
+    kind = column_kind(column_type)
+    if kind in ("bool", "datetime", "date", "json"):
+        return kind
     spelled = type_key(column_type, dialect)
     if "INT" in spelled:
         return "integer"
