@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from tinybase import __version__
 from tinybase.api.errors import install_error_handlers
 from tinybase.api.logs import configure_logging
-from tinybase.api.middleware import RequestIdMiddleware
+from tinybase.api.middleware import CORSMiddleware, RequestIdMiddleware
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routes import (
     admin,
@@ -65,6 +64,8 @@ def create_app(config: Config | None = None) -> FastAPI:
         transaction,
     ):
         app.include_router(module.router)
+    # The undocumented /api/v1/records aliases last: no other path tries them first.
+    app.include_router(records.aliases)
     return app
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
+import random
 from contextvars import ContextVar
 
+from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestIdLogFilter", "RequestIdMiddleware", "request_id"]
+__all__ = ["CORSMiddleware", "RequestIdLogFilter", "RequestIdMiddleware", "request_id"]
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 """The current request's id, for log records (see ``RequestIdLogFilter``)."""
@@ -28,7 +29,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(_HEADER, b"").decode("latin-1")
-        value = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        value = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else _new_id()
         token = request_id.set(value)
 
         async def send_with_id(message: Message) -> None:
@@ -42,6 +43,43 @@ class RequestIdMiddleware:
         # every middleware, still logs and answers with this id. Each request runs in its own
         # task (its own copy of the context), so the value goes no further.
         request_id.reset(token)
+
+
+def _new_id() -> str:
+    """32 random hex digits, from the process's PRNG (reseeded after fork).
+
+    Not ``uuid4()``: it reads ``os.urandom``, a system call that releases the GIL, so on
+    every request the event loop handed the GIL to a worker thread and waited up to a
+    switch interval to get it back. A request id needs uniqueness, not secrecy.
+    """
+    return f"{random.getrandbits(128):032x}"
+
+
+class CORSMiddleware(StarletteCORSMiddleware):
+    """Starlette's CORS middleware, with a short path for requests without ``Origin``.
+
+    Such a request is not a cross-origin browser request: Starlette would only add
+    ``Vary: Origin`` to its response (so caches keep it apart from cross-origin answers),
+    after parsing the request and response headers into objects. Here the header is added
+    directly; requests with an ``Origin`` get Starlette's full handling.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(key == b"origin" for key, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                vary = [value for key, value in headers if key.lower() == b"vary"]
+                message["headers"] = [
+                    *(item for item in headers if item[0].lower() != b"vary"),
+                    (b"vary", b", ".join([*vary, b"Origin"])),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
 
 
 class RequestIdLogFilter(logging.Filter):

@@ -6,6 +6,13 @@ alters the table with :func:`tinybase.data.sync_table`, saves the definition, re
 refused with the database's message. Listeners (the record API registry) hear about each
 committed change.
 
+Reads are served from an in-process cache of every collection's definition, so a record
+request does no catalog query in the steady state. A change made through any catalog of this
+process (over the same engine) is seen by the next lookup; a change made by another process
+within ``poll_seconds`` (2 s by default): every ``poll_seconds`` the next lookup reads a
+version (the row count and latest ``updated_at`` of ``_collection``, one tiny query, as the
+record API registry does) and reloads when it differs.
+
 Schema changes never lose data silently: a field missing from the new schema is dropped only
 when named in ``drop_fields``; a type change that cannot convert every value is refused (422,
 field named) and the transaction leaves table and data as they were.
@@ -14,6 +21,9 @@ field named) and the transaction leaves table and data as they were.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,6 +54,40 @@ logger = logging.getLogger(__name__)
 _COLLECTIONS: sa.Table = Collection.__table__  # type: ignore[attr-defined]
 # Serializes collection DDL across PostgreSQL processes (SQLite: the writer lock does it).
 _DDL_LOCK_KEY = zlib.crc32(b"tinybase.collections.ddl")
+
+
+class _LocalChanges:
+    """How many collection changes this process committed on one engine.
+
+    Shared by every catalog over the engine (the app's, and those services build), so a
+    change made through one is seen at once by the others' caches.
+    """
+
+    __slots__ = ("__weakref__", "count")
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_local_changes: weakref.WeakKeyDictionary[sa.Engine, _LocalChanges] = weakref.WeakKeyDictionary()
+_local_changes_guard = threading.Lock()
+
+
+def _changes_of(engine: sa.Engine) -> _LocalChanges:
+    with _local_changes_guard:
+        changes = _local_changes.get(engine)
+        if changes is None:
+            changes = _local_changes[engine] = _LocalChanges()
+        return changes
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Every collection's definition by name, as loaded at ``version``."""
+
+    definitions: dict[str, CollectionDefinition]
+    version: tuple[Any, ...]
+    local: int  # the engine's local change count when the load started
 
 
 @dataclass(frozen=True)
@@ -91,11 +135,26 @@ class CollectionCatalog:
         db: the database.
         listeners: called with no arguments after each committed change (for example the
             record API registry's invalidation).
+        poll_seconds: how often a lookup checks the database for changes made by other
+            processes (changes made in this process are seen at once).
     """
 
-    def __init__(self, db: Database, *, listeners: Sequence[Callable[[], None]] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        listeners: Sequence[Callable[[], None]] = (),
+        poll_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
         self._listeners = list(listeners)
+        self._poll_seconds = poll_seconds
+        self._clock = clock
+        self._changes = _changes_of(db.engine)
+        self._snapshot: _Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every committed collection change."""
@@ -110,9 +169,23 @@ class CollectionCatalog:
             return [_collection(row) for row in rows.mappings()]
 
     def get(self, name: str) -> Collection | None:
-        """The collection called ``name``, or None."""
-        with self.db.read() as connection:
-            return _find(connection, name)
+        """The collection called ``name``, or None (a copy: callers may change it freely)."""
+        definition = self.definition(name)
+        return None if definition is None else definition.collection.model_copy(deep=True)
+
+    def definition(self, name: str) -> CollectionDefinition | None:
+        """The current definition of collection ``name`` (from the cache), or None.
+
+        Shared, read-only: callers must not change the objects it holds.
+        """
+        snapshot = self._snapshot
+        if (
+            snapshot is None
+            or snapshot.local != self._changes.count
+            or self._clock() - self._checked_at >= self._poll_seconds
+        ):
+            snapshot = self._refresh()
+        return snapshot.definitions.get(name)
 
     def require(self, name: str) -> Collection:
         """The collection called ``name``; raises NotFoundError (404) when there is none."""
@@ -120,6 +193,37 @@ class CollectionCatalog:
         if collection is None:
             raise NotFoundError(f"collection {name!r} not found")
         return collection
+
+    def recheck(self, name: str) -> CollectionDefinition | None:
+        """:meth:`definition` after checking the database's version now, whatever the poll
+        interval (for a caller whose statement failed on a possibly stale definition)."""
+        return self._refresh().definitions.get(name)
+
+    def _refresh(self) -> _Snapshot:
+        """Check the version (and reload if it moved).
+
+        No lock is held while reading (a read may wait for the writer, which may itself be
+        looking a collection up): two threads may load at once, and the first to finish
+        is kept; a later lookup reloads if it was not the newest.
+        """
+        started = self._clock()
+        local = self._changes.count
+        current = self._snapshot
+        snapshot = current
+        # The version is read before the rows: a change committed in between makes the
+        # next check reload again, never keeps a stale definition.
+        with self.db.read() as connection:
+            version = tuple(connection.execute(_VERSION_QUERY).one())
+            if current is None or current.local != local or version != current.version:
+                rows = connection.execute(sa.select(_COLLECTIONS)).mappings().all()
+                definitions = {row["name"]: definition_of(_collection(row)) for row in rows}
+                snapshot = _Snapshot(definitions, version, local)
+        assert snapshot is not None
+        with self._lock:
+            if self._snapshot is current:  # nobody stored a newer load meanwhile
+                self._snapshot = snapshot
+                self._checked_at = started
+        return snapshot
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -232,6 +336,8 @@ class CollectionCatalog:
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
             yield connection
+        with _local_changes_guard:  # every catalog of this process reloads on its next lookup
+            self._changes.count += 1
         self.db.forget()
         for listener in self._listeners:
             listener()
@@ -372,6 +478,12 @@ def _change_error(schema: CollectionSchema, column: str | None, message: str) ->
     if column in names:
         loc += [names.index(column), column]
     return {"loc": loc, "msg": message, "type": "schema_change"}
+
+
+_VERSION_QUERY = sa.select(
+    sa.select(sa.func.count()).select_from(_COLLECTIONS).scalar_subquery(),
+    sa.select(sa.func.max(_COLLECTIONS.c.updated_at)).scalar_subquery(),
+)
 
 
 def _find(connection: sa.Connection, name: str) -> Collection | None:

@@ -12,10 +12,10 @@ updated_at}``, ready for orjson (no Pydantic model on the read path).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -25,7 +25,7 @@ from tinybase.collections.names import SYSTEM_COLUMNS
 from tinybase.collections.validation import field_error, validate_record_data
 from tinybase.data import Database
 from tinybase.db.models import Collection
-from tinybase.errors import BadRequestError, ValidationError
+from tinybase.errors import BadRequestError, ConflictError, NotFoundError, ValidationError
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
 from tinybase.records.filters import parse_filters
@@ -43,6 +43,8 @@ __all__ = [
     "record_shape",
     "with_validator",
 ]
+
+_T = TypeVar("_T")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -105,10 +107,40 @@ class CollectionRecords:
         self.catalog = catalog
         self.db = catalog.db
 
+    def _run(
+        self,
+        collection: Collection | str,
+        operation: Callable[[CollectionDefinition], _T],
+        *,
+        retry: bool,
+    ) -> _T:
+        """``operation(definition)``; when the database refuses the statement and the cached
+        definition turns out stale (changed or dropped by another process within the
+        catalog's poll interval), 404 for a dropped collection, and else one more try with
+        the new definition (``retry``: reads) or a 409 (writes: the transaction may be
+        aborted, the client retries)."""
+        definition = self.definition(collection)
+        try:
+            return operation(definition)
+        except sa.exc.DBAPIError:
+            if not isinstance(collection, str):
+                raise
+            fresh = self.catalog.recheck(collection)
+            if fresh is definition:
+                raise
+        if fresh is None:
+            raise NotFoundError(f"collection {collection!r} not found")
+        if not retry:
+            raise ConflictError(f"collection {collection!r} changed meanwhile; try again")
+        return operation(fresh)
+
     def definition(self, collection: Collection | str) -> CollectionDefinition:
         """The current definition of a collection (by name or as loaded); 404 if it is gone."""
         if isinstance(collection, str):
-            collection = self.catalog.require(collection)
+            definition = self.catalog.definition(collection)
+            if definition is None:
+                raise NotFoundError(f"collection {collection!r} not found")
+            return definition
         return definition_of(collection)
 
     def create(
@@ -126,25 +158,31 @@ class CollectionRecords:
             PermissionDeniedError / AuthenticationError: the create access denies it.
             ConflictError: a unique value is taken (409).
         """
-        definition = self.definition(collection)
-        values = validate_record_data(definition.schema, data)
-        check_relations(self.catalog, principal, definition, values)
-        if owner_id is not None:
-            if not principal.is_admin:
-                raise ValidationError.for_field("owner_id", "only TinyBase itself sets owners")
-            values["owner_id"] = owner_id
-        engine = engine_for(self.db, definition)
-        (record_id,) = engine.create(principal, values)
-        # Read back as SYSTEM: the caller just wrote these values, whatever the read rule.
-        return self._shape(definition, engine.read(SYSTEM, record_id))
+
+        def create(definition: CollectionDefinition) -> dict[str, Any]:
+            values = validate_record_data(definition.schema, data)
+            check_relations(self.catalog, principal, definition, values)
+            if owner_id is not None:
+                if not principal.is_admin:
+                    raise ValidationError.for_field("owner_id", "only TinyBase itself sets owners")
+                values["owner_id"] = owner_id
+            engine = engine_for(self.db, definition)
+            (record_id,) = engine.create(principal, values)
+            # Read back as SYSTEM: the caller just wrote these values, whatever the read rule.
+            return self._shape(definition, engine.read(SYSTEM, record_id))
+
+        return self._run(collection, create, retry=False)
 
     def read(
         self, principal: Principal, collection: Collection | str, record_id: str
     ) -> dict[str, Any]:
         """One record; 404 when it does not exist or the caller may not read it."""
-        definition = self.definition(collection)
-        row = engine_for(self.db, definition).read(principal, record_id)
-        return self._shape(definition, row)
+
+        def read(definition: CollectionDefinition) -> dict[str, Any]:
+            row = engine_for(self.db, definition).read(principal, record_id)
+            return self._shape(definition, row)
+
+        return self._run(collection, read, retry=True)
 
     def update(
         self,
@@ -162,20 +200,26 @@ class CollectionRecords:
             PermissionDeniedError: the caller may read it but not update it.
             ValidationError / ConflictError: as for :meth:`create`.
         """
-        definition = self.definition(collection)
-        values = validate_record_data(definition.schema, data, partial=partial)
-        if not partial:
-            values = {field.name: None for field in definition.schema.fields} | values
-        check_relations(self.catalog, principal, definition, values)
-        engine = engine_for(self.db, definition)
-        # An empty change still goes through the update rule: it must not reveal (or touch)
-        # a record the caller may not update.
-        return self._shape(definition, engine.update(principal, record_id, values))
+
+        def update(definition: CollectionDefinition) -> dict[str, Any]:
+            values = validate_record_data(definition.schema, data, partial=partial)
+            if not partial:
+                values = {field.name: None for field in definition.schema.fields} | values
+            check_relations(self.catalog, principal, definition, values)
+            engine = engine_for(self.db, definition)
+            # An empty change still goes through the update rule: it must not reveal (or
+            # touch) a record the caller may not update.
+            return self._shape(definition, engine.update(principal, record_id, values))
+
+        return self._run(collection, update, retry=False)
 
     def delete(self, principal: Principal, collection: Collection | str, record_id: str) -> None:
         """Delete a record; 404 when it does not exist or the caller may not read it."""
-        definition = self.definition(collection)
-        engine_for(self.db, definition).delete(principal, record_id)
+        self._run(
+            collection,
+            lambda definition: engine_for(self.db, definition).delete(principal, record_id),
+            retry=False,
+        )
 
     def list(
         self,
@@ -207,7 +251,6 @@ class CollectionRecords:
             raise BadRequestError(f"offset must be between 0 and {MAX_OFFSET}")
         if sort_order not in ("asc", "desc"):
             raise BadRequestError("sort_order must be 'asc' or 'desc'")
-        definition = self.definition(collection)
         sign = "-" if sort_order == "desc" else "+"
         query = ListQuery(
             filters=parse_filters([(k, v) for k, v in filters if k not in _LIST_OPTIONS]),
@@ -217,14 +260,19 @@ class CollectionRecords:
             offset=offset,
             count=True,
         )
-        result = engine_for(self.db, definition).list(principal, query)
-        return RecordPage(
-            records=[self._shape(definition, row) for row in result.records],
-            total=result.total_count or 0,
-            limit=limit,
-            offset=offset,
-            cursor=result.cursor,
-        )
+
+        def page(definition: CollectionDefinition) -> RecordPage:
+            result = engine_for(self.db, definition).list(principal, query)
+            collection_id = str(definition.collection.id)  # once per page, not per row
+            return RecordPage(
+                records=[record_shape(collection_id, row) for row in result.records],
+                total=result.total_count or 0,
+                limit=limit,
+                offset=offset,
+                cursor=result.cursor,
+            )
+
+        return self._run(collection, page, retry=True)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -302,10 +350,10 @@ def check_relations(
         value = values.get(field)
         if value is None:
             continue
-        target_collection = catalog.get(target)
+        target_definition = catalog.definition(target)
         found: Mapping[str, Any] = {}
-        if target_collection is not None:
-            target_engine = engine_for(catalog.db, definition_of(target_collection))
+        if target_definition is not None:
+            target_engine = engine_for(catalog.db, target_definition)
             found = target_engine.read_many(principal, [value])
         if str(value) not in found:
             errors.append(field_error(field, f"no record {value} in {target!r} you can read"))

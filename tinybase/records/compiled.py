@@ -25,6 +25,7 @@ import sqlalchemy as sa
 __all__ = ["CompiledQuery", "QueryCache"]
 
 _CACHE_SIZE = 512
+_VERSION = ("data_version",)  # the key of the version in a thread's remembered totals
 
 
 class CompiledQuery:
@@ -67,11 +68,20 @@ class CompiledQuery:
             sqlalchemy.exc.DBAPIError: the driver's error, wrapped as SQLAlchemy wraps it
                 (so callers map ``OperationalError`` and friends as they always did).
         """
+        return self.run(connection, self.arguments(params, extracted))
+
+    def arguments(
+        self, params: dict[str, Any], extracted: Sequence[sa.BindParameter[Any]] | None = None
+    ) -> Any:
+        """The driver's arguments for ``params`` (a tuple, or a dict for named styles)."""
         values = self._compiled.construct_params(params, extracted_parameters=extracted)
         for name, process in self._bind_processors.items():
             if name in values:
                 values[name] = process(values[name])
-        args: Any = tuple(values[name] for name in self._names) if self._positional else values
+        return tuple(values[name] for name in self._names) if self._positional else values
+
+    def run(self, connection: Any, args: Any) -> list[tuple[Any, ...]]:
+        """All rows for the driver's ``args`` (see :meth:`rows`)."""
         dbapi = self._dialect.loaded_dbapi
         try:
             cursor = connection.execute(self.sql, args)
@@ -111,6 +121,7 @@ class QueryCache:
         self._dialect = dialect
         self._queries: dict[Any, CompiledQuery] = {}
         self._guard = threading.Lock()
+        self._local = threading.local()
 
     def fixed(self, key: Any, build: Callable[[], sa.Select[Any]]) -> CompiledQuery:
         """The query for ``key``, built and compiled on first use (statements without
@@ -132,6 +143,50 @@ class QueryCache:
         if query is None:
             query = self._store(cache_key.key, CompiledQuery(statement, self._dialect, cache_key))
         return query, cache_key.bindparams
+
+    def count(self, connection: Any, key: tuple[Any, Any], compute: Callable[[], int]) -> int:
+        """A ``count(*)`` total, remembered until the database changes.
+
+        Args:
+            connection: the connection ``compute`` counts on.
+            key: what determines the total: a query and its driver arguments (for a list,
+                the page's: they fix the filters and the rule's values).
+            compute: runs the count (called when the total is not remembered).
+
+        On a SQLite reader connection (autocommit, never writing), ``PRAGMA data_version``
+        changes whenever any other connection, in any process, commits: a total counted at
+        one version is exact for as long as the version stays. The version is read before
+        counting, so a commit in between makes the next call count again. Elsewhere
+        (PostgreSQL, inside a write transaction) it counts every time.
+        """
+        if self._dialect.name != "sqlite" or connection.in_transaction:
+            return compute()
+        totals = self._totals_for(connection)
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if totals.get(_VERSION) != version:
+            totals.clear()
+            totals[_VERSION] = version
+        query, args = key
+        try:
+            hashable = (query, args if isinstance(args, tuple) else tuple(sorted(args.items())))
+            total = totals.get(hashable)
+        except TypeError:  # an unhashable argument: count without remembering
+            return compute()
+        if total is None:
+            total = compute()
+            if len(totals) >= _CACHE_SIZE:
+                totals.clear()
+                totals[_VERSION] = version
+            totals[hashable] = total
+        return total
+
+    def _totals_for(self, connection: Any) -> dict[Any, Any]:
+        # Per thread (each reader thread has its own connection and its own versions).
+        local = self._local
+        if getattr(local, "connection", None) is not connection:
+            local.connection = connection
+            local.totals = {}
+        return local.totals
 
     def _store(self, key: Any, query: CompiledQuery) -> CompiledQuery:
         with self._guard:

@@ -184,10 +184,14 @@ class RecordEngine:
         statement = statement.order_by(*(key.clause() for key in keys)).limit(limit)
         if query.offset:
             statement = statement.offset(query.offset)
-        counter = None
+        counter: Callable[[], sa.Select[Any]] | None = None
         if query.count:
-            counter = self.statements.count().where(*conditions)
-            counter = counter if rule is None else counter.where(rule.clause)
+
+            def counter() -> sa.Select[Any]:
+                # Built only when the total is not remembered (see QueryCache.count).
+                count = self.statements.count().where(*conditions)
+                return count if rule is None else count.where(rule.clause)
+
         params = self._params(principal, rule)
         with map_database_errors(self.table.name):
             if self.db.dialect == "postgresql" and uses_regex(query.filters):
@@ -201,24 +205,37 @@ class RecordEngine:
         return ListResult(records=records, cursor=cursor, total_count=total)
 
     def _list_compiled(
-        self, statement: sa.Select[Any], counter: sa.Select[Any] | None, params: dict[str, Any]
+        self,
+        statement: sa.Select[Any],
+        counter: Callable[[], sa.Select[Any]] | None,
+        params: dict[str, Any],
     ) -> tuple[Sequence[Any], int | None]:
         """Rows (and the count) on the raw-connection fast path (:mod:`.compiled`).
 
         On SQLite the page and the count are two snapshots, like two statements of a
         READ COMMITTED transaction on PostgreSQL: a write in between may make them differ
-        by that write.
+        by that write. The count is remembered under the page's query and arguments (they
+        determine the filters and the rule's values, hence the count) until the database
+        changes.
         """
         rows_query, rows_values = self.queries.for_statement(statement)
         with self.db.dbapi_read() as connection:
-            rows = rows_query.rows(connection, params, rows_values)
+            args = rows_query.arguments(params, rows_values)
+            rows = rows_query.run(connection, args)
             if counter is None:
                 return rows, None
-            count_query, count_values = self.queries.for_statement(counter)
-            return rows, count_query.rows(connection, params, count_values)[0][0]
+
+            def count() -> int:
+                count_query, count_values = self.queries.for_statement(counter())
+                return count_query.rows(connection, params, count_values)[0][0]
+
+            return rows, self.queries.count(connection, (rows_query, args), count)
 
     def _list_guarded(
-        self, statement: sa.Select[Any], counter: sa.Select[Any] | None, params: dict[str, Any]
+        self,
+        statement: sa.Select[Any],
+        counter: Callable[[], sa.Select[Any]] | None,
+        params: dict[str, Any],
     ) -> tuple[Sequence[Any], int | None]:
         """PostgreSQL with a regular expression: one transaction with a statement timeout."""
         with self.db.read() as connection:
@@ -226,7 +243,7 @@ class RecordEngine:
             # per-match timeout); SET LOCAL ends with this read transaction.
             connection.execute(_REGEX_STATEMENT_TIMEOUT)
             rows = connection.execute(statement, params).fetchall()
-            total = None if counter is None else connection.execute(counter, params).scalar_one()
+            total = None if counter is None else connection.execute(counter(), params).scalar_one()
         return rows, total
 
     def json_schema(self, principal: Principal, mode: str = "Insert") -> dict[str, Any]:

@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
-from tinybase.api.deps import BEARER_DOCS, CurrentPrincipal, app_state
+from tinybase.api.deps import app_state, get_principal, plain_route_docs
 from tinybase.api.responses import JSONResponse
 from tinybase.api.state import AppState
 from tinybase.errors import BadRequestError, ValidationError
@@ -39,20 +40,27 @@ from tinybase.records.executor import DatabaseExecutor, executor_for
 from tinybase.records.query import ListQuery
 
 router = APIRouter(tags=["records (TrailBase)"])
-# The second prefix's routes, included after the first's: FastAPI tries routes in order, so
-# the path the clients call is matched without trying the alias routes first.
-_aliases = APIRouter(tags=["records (TrailBase)"], include_in_schema=False)
+# The second prefix's routes, included by the app after every other router: FastAPI tries
+# routes in order, so no documented path pays for trying the alias routes first.
+aliases = APIRouter(tags=["records (TrailBase)"], include_in_schema=False)
 
 PREFIXES = ("/api/records/v1", "/api/v1/records")
 
 
-def _routes(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a handler under both prefixes (the second hidden from the OpenAPI docs)."""
+def _routes(
+    method: str, path: str, query: dict[str, dict[str, Any]] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a handler under both prefixes (the second hidden from the OpenAPI docs).
+
+    Handlers take only the ``Request`` (see :func:`~tinybase.api.deps.plain_route_docs`):
+    the path parameters are the ``{names}`` of ``path``, documented with ``query``.
+    """
+    docs = plain_route_docs(tuple(re.findall(r"{(\w+)}", path)), query)
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         primary, alias = PREFIXES
-        router.add_api_route(primary + path, handler, methods=[method], openapi_extra=BEARER_DOCS)
-        _aliases.add_api_route(alias + path, handler, methods=[method])
+        router.add_api_route(primary + path, handler, methods=[method], openapi_extra=docs)
+        aliases.add_api_route(alias + path, handler, methods=[method])
         return handler
 
     return register
@@ -84,15 +92,19 @@ class Engines:
 
 
 @_routes("POST", "/{api}")
-async def create_records(api: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
+async def create_records(request: Request) -> JSONResponse:
+    principal = await get_principal(request)
     body = await _body(request)
+    api = request.path_params["api"]
     ids = await Engines.of(request).write(api, lambda engine: engine.create(principal, body))
     return JSONResponse({"ids": ids})
 
 
 @_routes("GET", "/{api}")
-async def list_records(api: str, request: Request, principal: CurrentPrincipal) -> JSONResponse:
+async def list_records(request: Request) -> JSONResponse:
+    principal = await get_principal(request)
     query = ListQuery.from_params(request.query_params.multi_items())
+    api = request.path_params["api"]
     page = await Engines.of(request).read(api, lambda engine: engine.list(principal, query))
     body: dict[str, Any] = {"records": page.records, "cursor": page.cursor}
     if page.total_count is not None:
@@ -100,22 +112,19 @@ async def list_records(api: str, request: Request, principal: CurrentPrincipal) 
     return JSONResponse(body)
 
 
-@_routes("GET", "/{api}/schema")
-async def record_schema(
-    api: str, request: Request, principal: CurrentPrincipal, mode: str = "Insert"
-) -> JSONResponse:
+@_routes("GET", "/{api}/schema", {"mode": {"type": "string", "default": "Insert"}})
+async def record_schema(request: Request) -> JSONResponse:
+    principal = await get_principal(request)
+    api, mode = request.path_params["api"], request.query_params.get("mode", "Insert")
     engines = Engines.of(request)
     return JSONResponse(await engines.read(api, lambda engine: engine.json_schema(principal, mode)))
 
 
-@_routes("GET", "/{api}/{record_id}")
-async def read_record(
-    api: str,
-    record_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    expand: Annotated[str | None, Query()] = None,
-) -> JSONResponse:
+@_routes("GET", "/{api}/{record_id}", {"expand": {"type": "string"}})
+async def read_record(request: Request) -> JSONResponse:
+    principal = await get_principal(request)
+    api, record_id = request.path_params["api"], request.path_params["record_id"]
+    expand = request.query_params.get("expand")
     names = [name.strip() for name in expand.split(",") if name.strip()] if expand else []
     engines = Engines.of(request)
     record = await engines.read(api, lambda engine: engine.read(principal, record_id, expand=names))
@@ -123,18 +132,18 @@ async def read_record(
 
 
 @_routes("PATCH", "/{api}/{record_id}")
-async def update_record(
-    api: str, record_id: str, request: Request, principal: CurrentPrincipal
-) -> Response:
+async def update_record(request: Request) -> Response:
+    principal = await get_principal(request)
     body = await _body(request)
+    api, record_id = request.path_params["api"], request.path_params["record_id"]
     await Engines.of(request).write(api, lambda engine: engine.update(principal, record_id, body))
     return Response(status_code=200)
 
 
 @_routes("DELETE", "/{api}/{record_id}")
-async def delete_record(
-    api: str, record_id: str, request: Request, principal: CurrentPrincipal
-) -> Response:
+async def delete_record(request: Request) -> Response:
+    principal = await get_principal(request)
+    api, record_id = request.path_params["api"], request.path_params["record_id"]
     await Engines.of(request).write(api, lambda engine: engine.delete(principal, record_id))
     return Response(status_code=200)
 
@@ -159,6 +168,3 @@ async def _body(request: Request) -> Any:
         return json.loads(raw)
     except ValueError:
         raise BadRequestError("the body is not valid JSON") from None
-
-
-router.include_router(_aliases)
