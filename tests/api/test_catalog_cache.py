@@ -152,3 +152,23 @@ def test_list_total_follows_writes_of_another_process(
     _add(client, user, {"title": "c"})  # and by this process's writer
     assert client.get(listing, headers=user.headers).json()["total"] == 3
     assert client.get(listing + "&title=c", headers=user.headers).json()["total"] == 1
+
+
+def test_records_v1_on_a_collection_dropped_by_another_process_is_404(
+    client: TestClient, other_process: TestClient, admin: TestUser, make_user
+) -> None:
+    owner = make_user()
+    _create(client, admin)
+    record = _add(client, owner, {"title": "gone soon"})
+    url = f"/api/records/v1/notes/{record['id']}"
+    assert other_process.get(url, headers=owner.headers).json()["title"] == "gone soon"
+
+    response = client.delete("/api/collections/notes", headers=admin.headers)
+    assert response.status_code == 204, response.text
+
+    # The other process's registry has not polled yet: its statement fails on the dropped
+    # table, it checks the version at once and answers as if it had known.
+    read = other_process.get(url, headers=owner.headers)
+    assert (read.status_code, read.json()) == (404, {"detail": "record API 'notes' not found"})
+    write = other_process.post("/api/records/v1/notes", json={"title": "x"}, headers=owner.headers)
+    assert write.status_code == 404, write.text

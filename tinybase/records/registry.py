@@ -22,13 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
 from tinybase.db.models import Collection, RecordApi
 from tinybase.db.types import UTCDateTime
-from tinybase.errors import NotFoundError, TinyBaseError, ValidationError
+from tinybase.errors import ConflictError, NotFoundError, TinyBaseError, ValidationError
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["RecordApiRegistry", "RecordApiSource", "RegisteredApi", "reflect"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _RECORD_APIS: sa.Table = RecordApi.__table__  # type: ignore[attr-defined]
 _COLLECTIONS: sa.Table = Collection.__table__  # type: ignore[attr-defined]
@@ -107,6 +108,27 @@ class RecordApiRegistry:
         if registered is None:
             raise NotFoundError(f"record API {name[:64]!r} not found")
         return registered.engine
+
+    def run(self, name: str, call: Callable[[RecordEngine], _T], *, retry: bool) -> _T:
+        """``call(engine)`` with the engine of API ``name``.
+
+        Another process may have changed or dropped the API's table within the poll
+        interval; when the database refuses the statement, the version is checked now:
+        a dropped API is a 404, a changed one is tried once more (``retry``: reads) or a
+        409 (writes: the client retries). Any other failure propagates unchanged.
+        """
+        engine = self.get(name)
+        try:
+            return call(engine)
+        except sa.exc.DBAPIError:
+            fresh = self._refresh().get(name)
+            if fresh is not None and fresh.engine is engine:
+                raise
+        if fresh is None:
+            raise NotFoundError(f"record API {name[:64]!r} not found")
+        if not retry:
+            raise ConflictError(f"record API {name[:64]!r} changed meanwhile; try again")
+        return call(fresh.engine)
 
     def for_table(self, table_name: str) -> RecordEngine | None:
         """The engine of the API exposing ``table_name`` (the one named like the table first)."""

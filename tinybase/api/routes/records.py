@@ -38,6 +38,7 @@ from tinybase.errors import BadRequestError, ValidationError
 from tinybase.records.engine import RecordEngine
 from tinybase.records.executor import DatabaseExecutor, executor_for
 from tinybase.records.query import ListQuery
+from tinybase.records.registry import RecordApiRegistry
 
 router = APIRouter(tags=["records (TrailBase)"])
 # The second prefix's routes, included by the app after every other router: FastAPI tries
@@ -70,16 +71,16 @@ class Engines:
     """The record engines of this app and the executor that runs their blocking calls."""
 
     def __init__(self, state: AppState) -> None:
-        self.lookup: Callable[[str], RecordEngine] = state.record_apis.get
+        self.registry: RecordApiRegistry = state.record_apis
         self.executor: DatabaseExecutor = executor_for(state.db)
 
     async def read(self, api: str, call: Callable[[RecordEngine], Any]) -> Any:
         """``call(engine of api)`` in a reader thread."""
-        return await self.executor.read(lambda: call(self.lookup(api)))
+        return await self.executor.read(lambda: self.registry.run(api, call, retry=True))
 
     async def write(self, api: str, call: Callable[[RecordEngine], Any]) -> Any:
         """``call(engine of api)`` in the writer thread (group commit on SQLite)."""
-        return await self.executor.write(lambda: call(self.lookup(api)))
+        return await self.executor.write(lambda: self.registry.run(api, call, retry=False))
 
     @classmethod
     def of(cls, request: Request) -> Engines:
