@@ -266,3 +266,18 @@ def test_create_user_helper_makes_admins_like_the_cli(client: TestClient) -> Non
     )
     assert not was_created and promoted.id == created.id
     login(client, "cli@example.com", "other password")
+
+
+def test_the_printed_setup_link_opens_a_form_that_posts_to_the_setup_api(
+    client: TestClient,
+) -> None:
+    token = ensure_setup_token(client.app.state.tinybase.db, client.app.state.config)
+    link = setup_url(client.app.state.config, token)
+    response = client.get(link.removeprefix("https://tinybase.example"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert '<form id="setup">' in response.text
+    assert 'fetch("/api/admin/setup"' in response.text
+    assert token not in response.text  # the token stays in the URL, never in the page

@@ -21,6 +21,7 @@ from tinybase.api.routes import (
     record_apis,
     records,
     settings,
+    setup_page,
     trailbase_auth,
     transaction,
 )
@@ -60,6 +61,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         trailbase_auth,
         admin,
         settings,
+        setup_page,
         record_apis,
         transaction,
     ):
