@@ -47,7 +47,7 @@ from tinybase.records.access import check_rules, compile_rules
 from tinybase.records.config import RecordApiConfig
 from tinybase.utils import utcnow, uuid7
 
-__all__ = ["CollectionCatalog", "CollectionDefinition", "definition_of"]
+__all__ = ["CollectionCatalog", "CollectionDefinition", "collection_row", "definition_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ class CollectionCatalog:
                 "options": parse_options(options, current=current.options),
                 "updated_at": utcnow(),
             }
-            updated = _collection({**_row_of(current), **values})
+            updated = _collection({**collection_row(current), **values})
             definition = definition_of(updated)
             drop_record_view(connection)
             with _mapped_schema_errors(new_schema):
@@ -507,7 +507,8 @@ def _collection(row: Mapping[str, Any]) -> Collection:
     )
 
 
-def _row_of(collection: Collection) -> dict[str, Any]:
+def collection_row(collection: Collection) -> dict[str, Any]:
+    """A collection as its ``_collection`` row (plain values; the API's JSON shape too)."""
     return {
         "id": collection.id,
         "name": collection.name,

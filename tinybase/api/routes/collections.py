@@ -44,9 +44,8 @@ from tinybase.api.deps import (
 )
 from tinybase.api.responses import JSONResponse
 from tinybase.collections.access import may_see
-from tinybase.collections.catalog import definition_of
+from tinybase.collections.catalog import collection_row, definition_of
 from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, CollectionRecords
-from tinybase.db.models import Collection
 from tinybase.errors import NotFoundError
 from tinybase.records.executor import executor_for
 
@@ -107,18 +106,6 @@ class RecordBody(BaseModel):
         return {
             "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
         }
-
-
-def _collection_json(collection: Collection) -> dict[str, Any]:
-    return {
-        "id": collection.id,
-        "name": collection.name,
-        "label": collection.label,
-        "schema": collection.schema_,
-        "options": collection.options,
-        "created_at": collection.created_at,
-        "updated_at": collection.updated_at,
-    }
 
 
 class ListOptions(BaseModel):
@@ -245,7 +232,7 @@ async def delete_record(request: Request) -> Response:
 def list_collections(state: State, principal: CurrentPrincipal) -> JSONResponse:
     collections = state.collections.list()
     visible = [c for c in collections if may_see(principal, definition_of(c).api)]
-    return JSONResponse([_collection_json(c) for c in visible])
+    return JSONResponse([collection_row(c) for c in visible])
 
 
 @router.post("", status_code=201)
@@ -253,7 +240,7 @@ def create_collection(body: CollectionCreate, state: State, _admin: AdminUser) -
     created = state.collections.create(
         body.name, body.label or body.name, body.schema_, body.options
     )
-    return JSONResponse(_collection_json(created), status_code=201)
+    return JSONResponse(collection_row(created), status_code=201)
 
 
 @router.get("/{name}", openapi_extra=BEARER_DOCS)
@@ -261,7 +248,7 @@ def get_collection(name: str, state: State, principal: CurrentPrincipal) -> JSON
     collection = state.collections.get(name)
     if collection is None or not may_see(principal, definition_of(collection).api):
         raise NotFoundError(f"collection {name!r} not found")
-    return JSONResponse(_collection_json(collection))
+    return JSONResponse(collection_row(collection))
 
 
 @router.patch("/{name}")
@@ -275,7 +262,7 @@ def update_collection(
     updated = state.collections.update(
         state.collections.require(name), label=body.label, schema=schema, options=body.options
     )
-    return JSONResponse(_collection_json(updated))
+    return JSONResponse(collection_row(updated))
 
 
 @router.delete("/{name}", status_code=204)
