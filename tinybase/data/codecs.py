@@ -84,24 +84,24 @@ def sql_type_for(annotation: Any) -> sa.types.TypeEngine:
     raise InvalidDataError(f"unsupported field type {annotation!r}")
 
 
+# Checked in order; the first matching SQLAlchemy type class names the kind.
+_TYPE_KINDS: tuple[tuple[type[sa.types.TypeEngine[Any]], str], ...] = (
+    (sa.Boolean, "bool"),
+    (sa.DateTime, "datetime"),
+    (sa.Date, "date"),
+    (sa.JSON, "json"),
+    (sa.LargeBinary, "bytes"),
+    (sa.Integer, "int"),
+    (sa.Float, "float"),
+    (sa.String, "str"),
+)
+
+
 def column_kind(column_type: sa.types.TypeEngine) -> str:
     """The kind of a (possibly reflected) column type."""
-    if isinstance(column_type, sa.Boolean):
-        return "bool"
-    if isinstance(column_type, sa.DateTime):
-        return "datetime"
-    if isinstance(column_type, sa.Date):
-        return "date"
-    if isinstance(column_type, sa.JSON):
-        return "json"
-    if isinstance(column_type, sa.LargeBinary):
-        return "bytes"
-    if isinstance(column_type, sa.Integer):
-        return "int"
-    if isinstance(column_type, sa.Float):
-        return "float"
-    if isinstance(column_type, sa.String):
-        return "str"
+    for type_class, kind in _TYPE_KINDS:
+        if isinstance(column_type, type_class):
+            return kind
     return "any"
 
 
