@@ -4,40 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.helpers import FAST_TEST_CONFIG, PASSWORD, TestUser, login
 from tinybase.api.app import create_app
 from tinybase.settings import Config, load_config
 
 _emails = itertools.count(1)
-PASSWORD = "correct horse battery"
-FAST_TEST_CONFIG = {
-    "public_url": "https://tinybase.example",
-    "auth_password_time_cost": 1,
-    "auth_password_memory_kib": 1024,
-    "auth_password_parallelism": 1,
-    "auth_revocation_poll_seconds": 0.1,
-}
-
-
-@dataclass(frozen=True)
-class TestUser:
-    """A registered, logged-in user and the headers that authenticate as them."""
-
-    __test__ = False  # not a test class
-
-    id: str
-    email: str
-    password: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
 
 
 @pytest.fixture
@@ -51,19 +26,6 @@ def client(app_config: Config) -> Iterator[TestClient]:
     """HTTP through the ASGI app, with its lifespan run (migrations, keys, services)."""
     with TestClient(create_app(app_config)) as test_client:
         yield test_client
-
-
-def login(client: TestClient, email: str, password: str = PASSWORD) -> TestUser:
-    response = client.post("/api/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return TestUser(
-        id=body["user"]["id"],
-        email=email,
-        password=password,
-        access_token=body["access_token"],
-        refresh_token=body["refresh_token"],
-    )
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, TestUser, login
 from fastapi.testclient import TestClient
 
+from tests.api.helpers import PASSWORD, TestUser, login
 from tinybase.auth.instance_secrets import read_secret, replace_secret
 from tinybase.auth.setup import SETUP_TOKEN_SECRET, ensure_setup_token, setup_url
 from tinybase.db.models import User, UserSession

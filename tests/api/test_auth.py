@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import FAST_TEST_CONFIG, PASSWORD, TestUser, login
 from fastapi.testclient import TestClient
 
+from tests.api.helpers import FAST_TEST_CONFIG, PASSWORD, TestUser, login
 from tinybase.auth.sessions import hash_token
 from tinybase.db.models import PasswordReset, User, UserSession
 from tinybase.settings import Config, load_config

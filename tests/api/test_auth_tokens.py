@@ -12,11 +12,11 @@ from datetime import timedelta
 import jwt
 import pytest
 import sqlalchemy as sa
-from conftest import FAST_TEST_CONFIG, PASSWORD, TestUser, login
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
+from tests.api.helpers import FAST_TEST_CONFIG, PASSWORD, TestUser, login
 from tinybase.api.app import create_app
 from tinybase.auth.signing_key import SIGNING_KEY_SECRET, load_signing_key
 from tinybase.db.models import Secret

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import jwt
 import pytest
-from conftest import PASSWORD, TestUser
 from fastapi.testclient import TestClient
+
+from tests.api.helpers import PASSWORD, TestUser
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TestUser
+from tests.api.helpers import TestUser
 from tinybase.api.app import create_app
 from tinybase.settings import Config
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TestUser
+from tests.api.helpers import TestUser
 
 FIELDS = [{"name": "title", "type": "string", "required": True}, {"name": "n", "type": "integer"}]
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import FAST_TEST_CONFIG, TestUser
+from tests.api.helpers import FAST_TEST_CONFIG, TestUser
 from tinybase.api.app import create_app
 from tinybase.settings import load_config
 

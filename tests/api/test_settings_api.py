@@ -8,7 +8,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TestUser
+from tests.api.helpers import TestUser
 from tinybase.api.app import create_app
 from tinybase.db.models import Setting
 from tinybase.settings import SECRET_MASK, Config, settings

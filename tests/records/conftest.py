@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from tests.records.helpers import MakeEngine, Schema
 from tinybase.auth.principal import Principal
 from tinybase.data.database import Database
 from tinybase.data.engine import create_engine
 from tinybase.db.types import UTCDateTime
-from tinybase.records.config import Permission, RecordApiConfig
+from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
 from tinybase.utils import uuid7
-
-ALL = frozenset(Permission)
-
-
-@dataclass
-class Schema:
-    """The tables of a test database."""
-
-    metadata: sa.MetaData
-    user: sa.Table
-    items: sa.Table
-    groups: sa.Table
-    notes: sa.Table
-    tags: sa.Table
 
 
 def build_schema() -> Schema:
@@ -114,9 +100,6 @@ def users(db: Database, schema: Schema) -> dict[str, Principal]:
     return principals
 
 
-MakeEngine = Callable[..., RecordEngine]
-
-
 @pytest.fixture
 def make_engine(db: Database, schema: Schema) -> MakeEngine:
     """Build an engine over one of the schema's tables: ``make_engine("items", acl_world=...)``."""
@@ -130,16 +113,3 @@ def make_engine(db: Database, schema: Schema) -> MakeEngine:
         return engine
 
     return make
-
-
-def insert_items(db: Database, schema: Schema, rows: list[dict[str, Any]]) -> list[str]:
-    """Insert rows straight into ``items`` (bypassing the engine); returns their ids."""
-    from tinybase.utils import utcnow
-
-    ids = []
-    with db.write() as connection:
-        for row in rows:
-            values = {"id": str(uuid7()), "created_at": utcnow(), "updated_at": utcnow(), **row}
-            connection.execute(schema.items.insert().values(**values))
-            ids.append(values["id"])
-    return ids

@@ -9,6 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from tests.records.helpers import ALL, insert_items
 from tinybase.auth.principal import ANONYMOUS, SYSTEM
 from tinybase.errors import (
     BadRequestError,
@@ -20,8 +21,6 @@ from tinybase.errors import (
 )
 from tinybase.records.config import ConflictResolution, Permission
 from tinybase.records.query import ListQuery
-
-from .conftest import ALL, insert_items
 
 
 def _count(db, table="items"):

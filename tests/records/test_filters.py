@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.records.helpers import MakeEngine, insert_items
 from tinybase.auth.principal import SYSTEM
 from tinybase.errors import BadRequestError
 from tinybase.records.filters import Comparison, Composite, parse_filters
 from tinybase.records.query import ListQuery
-
-from .conftest import MakeEngine, insert_items
 
 
 def test_parse_trailbase_and_short_syntax_into_one_and():

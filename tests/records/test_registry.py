@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from tests.records.helpers import insert_items
 from tinybase.auth.principal import ANONYMOUS, SYSTEM
 from tinybase.db.models import Collection, RecordApi
 from tinybase.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -12,8 +13,6 @@ from tinybase.records.config import Permission
 from tinybase.records.query import ListQuery
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.records.store import RecordApiStore
-
-from .conftest import insert_items
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from tests.records.helpers import ALL, MakeEngine, insert_items
 from tinybase.auth.principal import ANONYMOUS, SYSTEM
 from tinybase.errors import (
     AuthenticationError,
@@ -16,8 +17,6 @@ from tinybase.records.access import check_rules, compile_rules
 from tinybase.records.config import Permission, RecordApiConfig
 from tinybase.records.query import ListQuery
 from tinybase.records.rules import compile_rule
-
-from .conftest import ALL, MakeEngine, insert_items
 
 OWNER = "_ROW_.owner_id = _USER_.id"
 
