@@ -9,6 +9,11 @@ Every service of TinyBase talks to the database through two context managers:
   transaction through a SAVEPOINT.
 - :meth:`Database.read` gives a connection for reads. Inside ``write()`` it is the write
   connection, so reads see the uncommitted writes of the same thread.
+
+The MiniDataAPI :class:`~tinybase.data.Table` skips SQLAlchemy's bookkeeping on its hot paths
+and works on raw DBAPI connections through a few lower-level members: :meth:`reader_connection`
+and :meth:`dbapi_read` for reads; :meth:`dbapi_writer`, :attr:`in_transaction`,
+:attr:`has_writer_lock` and :attr:`is_memory` for SQLite write transactions of its own.
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from tinybase.data.engine import IMMEDIATE_OPTION, create_engine, is_memory, sqlite_path
-from tinybase.data.errors import NotFoundError
+from tinybase.data.errors import DataError, NotFoundError
 from tinybase.data.placeholders import to_text_clause
 from tinybase.data.tableinfo import TableInfo, reflect_table
 
@@ -67,6 +72,7 @@ class Database:
         self._classes: dict[str, type] = {}
         self._tables_guard = threading.Lock()
         self._writer: sa.Connection | None = None
+        self._dbapi_writer = None if self._lock is None else _DbapiWriter(self, self._lock)
 
     def __repr__(self) -> str:
         return f"<Database {self.engine.url.render_as_string(hide_password=True)}>"
@@ -202,6 +208,39 @@ class Database:
         """True when the current thread is inside :meth:`write`."""
         return getattr(self._local, "connection", None) is not None
 
+    @property
+    def is_memory(self) -> bool:
+        """True for an in-memory SQLite database: one connection serves all reads and writes."""
+        return self._memory
+
+    @property
+    def has_writer_lock(self) -> bool:
+        """True on SQLite, where a process-wide lock serializes the writers (see
+        :meth:`dbapi_writer`); False on PostgreSQL."""
+        return self._lock is not None
+
+    def dbapi_writer(self) -> AbstractContextManager[Any]:
+        """Hold the SQLite writer lock and give the raw DBAPI connection that :meth:`write`
+        writes through (the fast write path of :class:`Table`).
+
+        ``with db.dbapi_writer() as raw:`` blocks until no other thread writes (the same
+        process-wide lock as :meth:`write`; re-entrant in one thread) and releases it when the
+        block ends. Outside :meth:`write` (check :attr:`in_transaction`) the connection is in
+        autocommit mode: the caller runs its own transaction (``BEGIN IMMEDIATE``, ``COMMIT``,
+        and a rollback on any error), and a lone SELECT is its own snapshot. Inside
+        :meth:`write` it is that transaction's connection: leave the transaction to ``write``.
+
+        The context manager returned is the same for every call: it may be kept and reused,
+        from any thread (as :class:`Table` does on its hot path).
+
+        Raises:
+            DataError: the database has no writer lock (PostgreSQL).
+        """
+        writer = self._dbapi_writer
+        if writer is None:
+            raise DataError(f"{self.dialect} databases have no writer lock")
+        return writer
+
     # -- raw SQL ------------------------------------------------------------------------
 
     def q(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict]:
@@ -274,6 +313,31 @@ class Database:
     def row_class(self, name: str) -> type | None:
         """The class registered for table ``name`` by :meth:`create`, if any."""
         return self._classes.get(name)
+
+
+class _DbapiWriter:
+    """The context manager of :meth:`Database.dbapi_writer`: one per database, stateless.
+
+    A class rather than ``@contextmanager``: this is on every single-row write of
+    :class:`Table`, and a generator-based context manager costs a few times as much.
+    """
+
+    __slots__ = ("_db", "_lock")
+
+    def __init__(self, db: Database, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def __enter__(self) -> Any:
+        self._lock.acquire()
+        try:
+            return self._db._writer_connection().connection.driver_connection
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
 
 
 class Tables:

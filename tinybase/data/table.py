@@ -71,6 +71,10 @@ class Table:
         self._single_pk = self._info.dumpers[pks[0]] if len(pks) == 1 else None
         self._dbapi_error = self._info.dialect.loaded_dbapi.Error
         self._direct_writes = _can_write_directly(db)
+        # The writer lock and raw writer connection, for the direct paths only (SQLite).
+        self._dbapi_writer = db.dbapi_writer() if self._direct_writes else None
+        # SQLite in memory: reads share the one connection, under the writer lock (see _fetch).
+        self._memory_reads = self._direct_writes and db.is_memory
 
     @property
     def cls(self) -> type | None:
@@ -483,11 +487,10 @@ class Table:
         connection = db.reader_connection()
         if connection is not None:
             return self._execute(connection, statement.sql, parameters).fetchall()
-        if self._direct_writes and db._memory:
+        if self._memory_reads:
             # SQLite in memory: one connection for everything, serialized by the writer
             # lock; a lone SELECT in autocommit mode is its own transaction.
-            with db._lock:
-                raw = db._writer_connection().connection.driver_connection
+            with self._dbapi_writer as raw:
                 return self._execute(raw, statement.sql, parameters).fetchall()
         with db.dbapi_read() as connection:
             return self._execute(connection, statement.sql, parameters).fetchall()
@@ -502,7 +505,7 @@ class Table:
     ) -> Any:
         """Run a write with DBAPI ``parameters``: its rows, or its row count."""
         db = self.db
-        if self._direct_writes and getattr(db._local, "connection", None) is None:
+        if self._direct_writes and not db.in_transaction:
             return self._write_directly(statement, parameters, rowcount)
         with db.write() as connection:
             raw = connection.connection.driver_connection
@@ -516,13 +519,12 @@ class Table:
         """SQLite outside ``db.write()``: the transaction of ``db.write()`` without its
         SQLAlchemy bookkeeping (a third of an insert's time).
 
-        Same semantics: the process-wide writer lock, the Database's writer connection,
-        ``BEGIN IMMEDIATE`` (what its ``begin`` event emits), COMMIT, and ROLLBACK on any
-        error. Only used when the engine has no other transaction event listeners.
+        Same semantics: the process-wide writer lock and the Database's writer connection
+        (both from :meth:`Database.dbapi_writer`), ``BEGIN IMMEDIATE`` (what its ``begin``
+        event emits), COMMIT, and ROLLBACK on any error. Only used when the engine has no
+        other transaction event listeners.
         """
-        db = self.db
-        with db._lock:
-            raw = db._writer_connection().connection.driver_connection
+        with self._dbapi_writer as raw:
             self._execute(raw, "BEGIN IMMEDIATE", ())
             try:
                 cursor = self._execute(raw, statement.sql, parameters)
@@ -557,8 +559,7 @@ def _can_write_directly(db: Database) -> bool:
     engine whose only transaction event is the ``BEGIN [IMMEDIATE]`` of
     :func:`tinybase.data.create_engine` (a listener added by someone else must still run).
     """
-    needed = ("_writer_connection", "_local", "_memory")
-    if getattr(db, "_lock", None) is None or not all(hasattr(db, name) for name in needed):
+    if not db.has_writer_lock:
         return False
     dispatch = db.engine.dispatch
     on_begin = getattr(_engine, "_on_begin", None)
