@@ -49,15 +49,26 @@ def test_rows_are_converted_like_sqlalchemy_converts_them(db: Database) -> None:
     assert rows == [(4, True, _AT), (5, False, _AT)]
 
 
-def test_equal_shapes_share_one_query_with_their_own_literals(db: Database) -> None:
+def test_one_query_per_shape_key_each_request_binds_its_values(db: Database) -> None:
     cache = QueryCache(db.engine.dialect)
-    base = sa.select(_ITEMS.c.id).order_by(_ITEMS.c.id)
-    first, first_values = cache.for_statement(base.limit(2))
-    second, second_values = cache.for_statement(base.limit(4))
-    assert first is second
+    built: list[int] = []
+
+    def build() -> sa.Select:
+        built.append(1)
+        return sa.select(_ITEMS.c.id).where(_ITEMS.c.id <= sa.bindparam("n")).order_by(_ITEMS.c.id)
+
+    first = cache.fixed(("first", 1), build)
+    second = cache.fixed(("first", 1), build)
+    assert first is second and built == [1]
     with db.dbapi_read() as connection:
-        assert first.rows(connection, {}, first_values) == [(1,), (2,)]
-        assert second.rows(connection, {}, second_values) == [(1,), (2,), (3,), (4,)]
+        assert first.rows(connection, {"n": 2}) == [(1,), (2,)]
+        assert second.rows(connection, {"n": 4}) == [(1,), (2,), (3,), (4,)]
+
+
+def test_a_literal_value_cannot_be_shared_between_requests(db: Database) -> None:
+    statement = sa.select(_ITEMS.c.id).where(_ITEMS.c.id > 2)
+    with pytest.raises(ValueError, match="every value must be named"):
+        CompiledQuery(statement, db.engine.dialect)
 
 
 def test_driver_errors_are_wrapped_as_sqlalchemy_errors(db: Database) -> None:

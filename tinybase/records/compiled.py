@@ -9,9 +9,9 @@ what ``execute`` would send, access rules included) and then run with the driver
 per-thread autocommit connection: each SELECT is its own snapshot, as with ``db.read()``).
 Bind and result processors of the column types are applied as SQLAlchemy would.
 
-Statements built per request (lists: filters, cursor, limit) are looked up by SQLAlchemy's
-cache key, the same key its compiled cache uses: equal shapes share one compiled query, and
-the values of this request's literals come from the key's extracted parameters.
+Every value is a named parameter, so a query is looked up by a key of its shape (the
+caller's: for a read, whether a rule applies; for a list, also its filters, order and
+cursor) and a request only binds its values; no statement is built per request.
 """
 
 from __future__ import annotations
@@ -34,16 +34,16 @@ class CompiledQuery:
     Args:
         statement: the SELECT (without expanding ``IN`` parameters).
         dialect: the engine's dialect.
-        cache_key: the statement's SQLAlchemy cache key, when later calls pass the
-            extracted parameters of equal-shaped statements.
     """
 
-    def __init__(
-        self, statement: sa.Select[Any], dialect: sa.Dialect, cache_key: Any | None = None
-    ) -> None:
-        compiled = statement.compile(dialect=dialect, cache_key=cache_key)
+    def __init__(self, statement: sa.Select[Any], dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("expanding or literal-execute parameters are not supported")
+        if any(bind.unique for bind in compiled.binds.values()):
+            # An anonymous parameter carries one request's literal value.
+            raise ValueError("a compiled query is shared: every value must be named")
+        self.statement = statement
         self.sql: str = compiled.string
         self._compiled = compiled
         self._dialect = dialect
@@ -56,25 +56,18 @@ class CompiledQuery:
         self._result_processors: list[tuple[int, Any]] | None = None
         self._processors_known = False
 
-    def rows(
-        self,
-        connection: Any,
-        params: dict[str, Any],
-        extracted: Sequence[sa.BindParameter[Any]] | None = None,
-    ) -> list[tuple[Any, ...]]:
+    def rows(self, connection: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """All rows, converted by the column types (as SQLAlchemy would convert them).
 
         Raises:
             sqlalchemy.exc.DBAPIError: the driver's error, wrapped as SQLAlchemy wraps it
                 (so callers map ``OperationalError`` and friends as they always did).
         """
-        return self.run(connection, self.arguments(params, extracted))
+        return self.run(connection, self.arguments(params))
 
-    def arguments(
-        self, params: dict[str, Any], extracted: Sequence[sa.BindParameter[Any]] | None = None
-    ) -> Any:
+    def arguments(self, params: dict[str, Any]) -> Any:
         """The driver's arguments for ``params`` (a tuple, or a dict for named styles)."""
-        values = self._compiled.construct_params(params, extracted_parameters=extracted)
+        values = self._compiled.construct_params(params)
         for name, process in self._bind_processors.items():
             if name in values:
                 values[name] = process(values[name])
@@ -124,25 +117,15 @@ class QueryCache:
         self._local = threading.local()
 
     def fixed(self, key: Any, build: Callable[[], sa.Select[Any]]) -> CompiledQuery:
-        """The query for ``key``, built and compiled on first use (statements without
-        per-request literals: every value is a named parameter)."""
-        fixed_key = ("fixed", key)  # never equal to a SQLAlchemy cache key
-        query = self._queries.get(fixed_key)
-        if query is None:
-            query = self._store(fixed_key, CompiledQuery(build(), self._dialect))
-        return query
+        """The query of shape ``key``, built and compiled on first use.
 
-    def for_statement(
-        self, statement: sa.Select[Any]
-    ) -> tuple[CompiledQuery, Sequence[sa.BindParameter[Any]]]:
-        """The query of ``statement``'s shape and the literal values of this statement."""
-        cache_key = statement._generate_cache_key()
-        if cache_key is None:  # not cacheable: compile it for this call only
-            return CompiledQuery(statement, self._dialect), ()
-        query = self._queries.get(cache_key.key)
+        ``build`` must return a statement whose every value is a named parameter (no
+        literals), so that the one compiled query serves every request of that shape.
+        """
+        query = self._queries.get(key)
         if query is None:
-            query = self._store(cache_key.key, CompiledQuery(statement, self._dialect, cache_key))
-        return query, cache_key.bindparams
+            query = self._store(key, CompiledQuery(build(), self._dialect))
+        return query
 
     def count(self, connection: Any, key: tuple[Any, Any], compute: Callable[[], int]) -> int:
         """A ``count(*)`` total, remembered until the database changes.

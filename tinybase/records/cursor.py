@@ -28,9 +28,10 @@ from tinybase.errors import BadRequestError
 from tinybase.records.order import SortKey
 from tinybase.records.values import ValueKind, convert, value_kind
 
-__all__ = ["after_cursor", "decode_cursor", "encode_cursor"]
+__all__ = ["CURSOR_PARAM", "after_cursor", "cursor_arguments", "decode_cursor", "encode_cursor"]
 
 _PREFIX = "k1."
+CURSOR_PARAM = "tb_k{}"
 MAX_CURSOR_LENGTH = 4096
 
 
@@ -104,36 +105,43 @@ def _typed(key: SortKey, value: Any) -> Any:
         raise BadRequestError("invalid cursor") from None
 
 
+def cursor_arguments(values: Sequence[Any]) -> dict[str, Any]:
+    """The values of :func:`after_cursor`'s parameters (``tb_k0``, ``tb_k1`` ...)."""
+    return {CURSOR_PARAM.format(index): v for index, v in enumerate(values) if v is not None}
+
+
 def after_cursor(
-    keys: Sequence[SortKey], values: Sequence[Any], *, nulls_smallest: bool
+    keys: Sequence[SortKey], nulls: Sequence[bool], *, nulls_smallest: bool
 ) -> sa.ColumnElement[bool]:
     """The WHERE condition selecting rows strictly after the cursor in the sort ``keys``.
 
+    The cursor's values are parameters (see :func:`cursor_arguments`), so one condition
+    serves every cursor of the same sort and the same NULL positions.
+
     Args:
         keys: the full sort, ending with the primary key.
-        values: the cursor's values, one per key.
+        nulls: for each key, whether the cursor's value is NULL (the SQL differs).
         nulls_smallest: True on SQLite (NULLs sort first ascending), False on PostgreSQL.
     """
-    if _simple_tuple(keys, values):
+    if _simple_tuple(keys, nulls):
         columns = sa.tuple_(*(key.column for key in keys))
-        bound = sa.tuple_(*(_bind(key, value) for key, value in zip(keys, values, strict=True)))
+        bound = sa.tuple_(*(_bind(key, index) for index, key in enumerate(keys)))
         return columns < bound if keys[0].descending else columns > bound
     branches: list[sa.ColumnElement[bool]] = []
     equal: list[sa.ColumnElement[bool]] = []
-    for key, value in zip(keys, values, strict=True):
-        strictly = _strictly_after(key, value, nulls_smallest=nulls_smallest)
+    for index, (key, is_null) in enumerate(zip(keys, nulls, strict=True)):
+        strictly = _strictly_after(key, index, is_null, nulls_smallest=nulls_smallest)
         if strictly is not None:
             branches.append(sa.and_(*equal, strictly))
-        equal.append(key.column.is_(None) if value is None else key.column == _bind(key, value))
+        equal.append(key.column.is_(None) if is_null else key.column == _bind(key, index))
     return sa.or_(*branches) if branches else sa.false()
 
 
-def _simple_tuple(keys: Sequence[SortKey], values: Sequence[Any]) -> bool:
+def _simple_tuple(keys: Sequence[SortKey], nulls: Sequence[bool]) -> bool:
     if len(keys) == 1:
-        return values[0] is not None
+        return not nulls[0]
     same_direction = len({key.descending for key in keys}) == 1
-    not_null = all(value is not None for value in values)
-    return same_direction and not_null and not any(_nullable(key) for key in keys)
+    return same_direction and not any(nulls) and not any(_nullable(key) for key in keys)
 
 
 def _nullable(key: SortKey) -> bool:
@@ -142,17 +150,17 @@ def _nullable(key: SortKey) -> bool:
     )
 
 
-def _bind(key: SortKey, value: Any) -> sa.BindParameter[Any]:
-    return sa.bindparam(None, value, type_=key.column.type)
+def _bind(key: SortKey, index: int) -> sa.BindParameter[Any]:
+    return sa.bindparam(CURSOR_PARAM.format(index), type_=key.column.type)
 
 
 def _strictly_after(
-    key: SortKey, value: Any, *, nulls_smallest: bool
+    key: SortKey, index: int, is_null: bool, *, nulls_smallest: bool
 ) -> sa.ColumnElement[bool] | None:
     nulls_first = nulls_smallest != key.descending
-    if value is None:
+    if is_null:
         return key.column.is_not(None) if nulls_first else None
-    bound = _bind(key, value)
+    bound = _bind(key, index)
     compare = key.column < bound if key.descending else key.column > bound
     if _nullable(key) and not nulls_first:
         return sa.or_(compare, key.column.is_(None))

@@ -12,7 +12,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -25,12 +25,18 @@ from tinybase.errors import (
     ValidationError,
 )
 from tinybase.records.access import authorize, compile_rules, may
-from tinybase.records.compiled import QueryCache
+from tinybase.records.compiled import CompiledQuery, QueryCache
 from tinybase.records.config import ConflictResolution, RecordApiConfig
-from tinybase.records.cursor import after_cursor, decode_cursor, encode_cursor
-from tinybase.records.filters import compile_filter, uses_regex
+from tinybase.records.cursor import after_cursor, cursor_arguments, decode_cursor, encode_cursor
+from tinybase.records.filters import (
+    FILTER_PARAM,
+    FilterShape,
+    bind_filter,
+    build_filter,
+    uses_regex,
+)
 from tinybase.records.integrity import map_database_errors
-from tinybase.records.order import sort_keys
+from tinybase.records.order import SortKey, sort_keys
 from tinybase.records.query import ListQuery, ListResult
 from tinybase.records.rules import ROW_ALIAS, CompiledRule, Operation
 from tinybase.records.schema import json_schema
@@ -47,6 +53,8 @@ MAX_BULK = 1024
 _REGEX_STATEMENT_TIMEOUT = sa.text("SET LOCAL statement_timeout = 2000")
 TIMESTAMP_COLUMNS = ("created_at", "updated_at")
 USER_TABLE_KEY = "_user.id"
+LIMIT_PARAM = "tb_limit"
+OFFSET_PARAM = "tb_offset"
 
 ExpandLookup = Callable[[str], "RecordEngine | None"]
 """Given a table name, the engine of the record API that exposes it (or None)."""
@@ -63,6 +71,19 @@ class _Resolver:
         if column is None:
             raise BadRequestError(f"unknown column: {name[:64]!r}")
         return column
+
+
+class _ListShape(NamedTuple):
+    """What a list's SQL depends on; requests of equal shape share one compiled query."""
+
+    rule: CompiledRule | None
+    filters: FilterShape | None
+    keys: list[SortKey]
+    cursor: tuple[bool, ...] | None  # per sort key: is the cursor's value NULL?
+
+    def key(self) -> tuple[Any, ...]:
+        order = tuple((key.name, key.descending) for key in self.keys)
+        return (self.rule is not None, self.filters, order, self.cursor)
 
 
 class RecordEngine:
@@ -166,49 +187,69 @@ class RecordEngine:
     def list(self, principal: Principal, query: ListQuery) -> ListResult:
         """A page of the records ``principal`` may list, filtered and sorted in SQL.
 
+        The SELECT (rule, filters, order, cursor condition) is compiled once per shape of
+        the request; each request binds only its values (:class:`_ListShape`).
+
         Raises:
             BadRequestError: a bad filter, order, cursor or expand (named).
             PermissionDeniedError / AuthenticationError: the ACLs deny listing.
         """
         rule = self._rule(principal, Operation.LIST)
-        limit = min(query.limit, self.api.listing_hard_limit)
         keys = sort_keys(query.order, self.resolver, self.row.c[self.pk])
         if any(self.kinds[key.column.key] == ValueKind.JSON for key in keys):
             raise BadRequestError("order: JSON columns cannot be sorted")
-        conditions = [] if query.filters is None else [compile_filter(query.filters, self.resolver)]
-        statement = self.statements.select_rows(rule).where(*conditions)
+        params = self._params(principal, rule)
+        filters = None
+        if query.filters is not None:
+            filters, values = bind_filter(query.filters, self.resolver)
+            params.update((FILTER_PARAM.format(i), value) for i, value in enumerate(values))
+        cursor = None
         if query.cursor:
             values = decode_cursor(keys, query.cursor)
-            nulls_smallest = self.db.dialect == "sqlite"
-            statement = statement.where(after_cursor(keys, values, nulls_smallest=nulls_smallest))
-        statement = statement.order_by(*(key.clause() for key in keys)).limit(limit)
-        if query.offset:
-            statement = statement.offset(query.offset)
-        counter: Callable[[], sa.Select[Any]] | None = None
-        if query.count:
-
-            def counter() -> sa.Select[Any]:
-                # Built only when the total is not remembered (see QueryCache.count).
-                count = self.statements.count().where(*conditions)
-                return count if rule is None else count.where(rule.clause)
-
-        params = self._params(principal, rule)
+            cursor = tuple(value is None for value in values)
+            params.update(cursor_arguments(values))
+        params[LIMIT_PARAM] = min(query.limit, self.api.listing_hard_limit)
+        params[OFFSET_PARAM] = query.offset
+        shape = _ListShape(rule, filters, keys, cursor)
         with map_database_errors(self.table.name):
             if self.db.dialect == "postgresql" and uses_regex(query.filters):
-                rows, total = self._list_guarded(statement, counter, params)
+                rows, total = self._list_guarded(shape, params, count=query.count)
             else:
-                rows, total = self._list_compiled(statement, counter, params)
+                rows, total = self._list_compiled(shape, params, count=query.count)
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
-        cursor = encode_cursor(keys, records[-1]) if records else None
+        next_cursor = encode_cursor(keys, records[-1]) if records else None
         if query.expand:
             self._expand(principal, records, query.expand)
-        return ListResult(records=records, cursor=cursor, total_count=total)
+        return ListResult(records=records, cursor=next_cursor, total_count=total)
+
+    def _page_query(self, shape: _ListShape) -> CompiledQuery:
+        def build() -> sa.Select[Any]:
+            statement = self.statements.select_rows(shape.rule)
+            if shape.filters is not None:
+                statement = statement.where(build_filter(shape.filters, self.resolver))
+            if shape.cursor is not None:
+                nulls_smallest = self.db.dialect == "sqlite"
+                after = after_cursor(shape.keys, shape.cursor, nulls_smallest=nulls_smallest)
+                statement = statement.where(after)
+            statement = statement.order_by(*(key.clause() for key in shape.keys))
+            # OFFSET is always a parameter: SQLite's compiler adds `OFFSET 0` to a LIMIT
+            # parameter otherwise, as a literal.
+            statement = statement.limit(sa.bindparam(LIMIT_PARAM, type_=sa.Integer))
+            return statement.offset(sa.bindparam(OFFSET_PARAM, type_=sa.Integer))
+
+        return self.queries.fixed(("page", shape.key()), build)
+
+    def _count_query(self, shape: _ListShape) -> CompiledQuery:
+        def build() -> sa.Select[Any]:
+            statement = self.statements.count()
+            if shape.filters is not None:
+                statement = statement.where(build_filter(shape.filters, self.resolver))
+            return statement if shape.rule is None else statement.where(shape.rule.clause)
+
+        return self.queries.fixed(("count", shape.rule is not None, shape.filters), build)
 
     def _list_compiled(
-        self,
-        statement: sa.Select[Any],
-        counter: Callable[[], sa.Select[Any]] | None,
-        params: dict[str, Any],
+        self, shape: _ListShape, params: dict[str, Any], *, count: bool
     ) -> tuple[Sequence[Any], int | None]:
         """Rows (and the count) on the raw-connection fast path (:mod:`.compiled`).
 
@@ -218,32 +259,30 @@ class RecordEngine:
         determine the filters and the rule's values, hence the count) until the database
         changes.
         """
-        rows_query, rows_values = self.queries.for_statement(statement)
+        page = self._page_query(shape)
         with self.db.dbapi_read() as connection:
-            args = rows_query.arguments(params, rows_values)
-            rows = rows_query.run(connection, args)
-            if counter is None:
+            args = page.arguments(params)
+            rows = page.run(connection, args)
+            if not count:
                 return rows, None
 
-            def count() -> int:
-                count_query, count_values = self.queries.for_statement(counter())
-                return count_query.rows(connection, params, count_values)[0][0]
+            def total() -> int:
+                return self._count_query(shape).rows(connection, params)[0][0]
 
-            return rows, self.queries.count(connection, (rows_query, args), count)
+            return rows, self.queries.count(connection, (page, args), total)
 
     def _list_guarded(
-        self,
-        statement: sa.Select[Any],
-        counter: Callable[[], sa.Select[Any]] | None,
-        params: dict[str, Any],
+        self, shape: _ListShape, params: dict[str, Any], *, count: bool
     ) -> tuple[Sequence[Any], int | None]:
         """PostgreSQL with a regular expression: one transaction with a statement timeout."""
         with self.db.read() as connection:
             # `~` with a client's pattern must not run away (SQLite's REGEXP has its own
             # per-match timeout); SET LOCAL ends with this read transaction.
             connection.execute(_REGEX_STATEMENT_TIMEOUT)
-            rows = connection.execute(statement, params).fetchall()
-            total = None if counter is None else connection.execute(counter(), params).scalar_one()
+            rows = connection.execute(self._page_query(shape).statement, params).fetchall()
+            if not count:
+                return rows, None
+            total = connection.execute(self._count_query(shape).statement, params).scalar_one()
         return rows, total
 
     def json_schema(self, principal: Principal, mode: str = "Insert") -> dict[str, Any]:

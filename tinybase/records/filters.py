@@ -1,4 +1,4 @@
-"""The list filter language: query parameters -> a small AST -> a SQLAlchemy expression.
+"""The list filter language: query parameters -> a small AST -> a shape, values and SQL.
 
 Two syntaxes are accepted and may be mixed (all top-level terms are ANDed):
 
@@ -16,8 +16,9 @@ allowlist owned by the caller); values are converted by the column's type and al
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,12 +28,15 @@ from tinybase.errors import BadRequestError
 from tinybase.records.values import ValueKind, convert, value_kind
 
 __all__ = [
+    "FILTER_PARAM",
     "RESERVED_PARAMETERS",
     "ColumnResolver",
     "Comparison",
     "Composite",
     "FilterNode",
-    "compile_filter",
+    "FilterShape",
+    "bind_filter",
+    "build_filter",
     "parse_filters",
     "uses_regex",
 ]
@@ -201,50 +205,83 @@ def _count(terms: Iterable[FilterNode]) -> int:
     return total
 
 
-def compile_filter(node: FilterNode, resolver: ColumnResolver) -> sa.ColumnElement[bool]:
-    """Compile a filter tree to a boolean SQL expression with every value bound.
+FilterShape = tuple[Any, ...]
+"""What a filter's SQL depends on, not its values: ``(column, op, is-marker or None)`` for a
+comparison, ``("and" | "or", (child shapes))`` for a group."""
+
+FILTER_PARAM = "tb_f{}"
+"""The name of a filter value's bind parameter, numbered in :func:`bind_filter` order."""
+
+
+def bind_filter(node: FilterNode, resolver: ColumnResolver) -> tuple[FilterShape, list[Any]]:
+    """Check a filter tree and convert its values: its shape and its values in bind order.
+
+    Equal shapes compile to the same SQL (:func:`build_filter`), so a list is compiled once
+    per shape and each request only binds its values.
 
     Raises:
         BadRequestError: an unknown or hidden column (named), a value that does not fit the
             column's type (named), an operator that does not apply to the column.
     """
+    values: list[Any] = []
+    return _bind(node, resolver, values), values
+
+
+def _bind(node: FilterNode, resolver: ColumnResolver, values: list[Any]) -> FilterShape:
     if isinstance(node, Composite):
-        parts = [compile_filter(child, resolver) for child in node.children]
-        return sa.and_(*parts) if node.kind == "and" else sa.or_(*parts)
+        return (node.kind, tuple(_bind(child, resolver, values) for child in node.children))
     column = resolver.resolve(node.column)
-    return _comparison(column, node)
-
-
-def _comparison(column: sa.ColumnElement[Any], node: Comparison) -> sa.ColumnElement[bool]:
     op, kind = node.op, value_kind(column)
     if op == "is":
         marker = node.value.strip().upper()
-        if marker == "NULL":
-            return column.is_(None)
-        if marker == "!NULL":
-            return column.is_not(None)
-        raise BadRequestError(f"filter on {node.column!r}: $is takes NULL or !NULL")
+        if marker not in ("NULL", "!NULL"):
+            raise BadRequestError(f"filter on {node.column!r}: $is takes NULL or !NULL")
+        return (node.column, op, marker)
     if op in ("like", "re"):
         if kind not in (ValueKind.TEXT, ValueKind.UUID):
             raise BadRequestError(f"filter on {node.column!r}: ${op} needs a text column")
         if len(node.value) > MAX_PATTERN_LENGTH:
             raise BadRequestError(f"filter on {node.column!r}: pattern too long")
-        if op == "like":
-            return column.like(node.value)
-        _check_regex(node)
-        return column.regexp_match(node.value)
+        if op == "re":
+            _check_regex(node)
+        values.append(node.value)
+        return (node.column, op, None)
     if kind == ValueKind.JSON:
         raise BadRequestError(f"filter on {node.column!r}: JSON columns only support $is")
-    value = _typed(column, kind, node)
-    return _COMPARATORS[op](column, value)
-
-
-def _typed(column: sa.ColumnElement[Any], kind: str, node: Comparison) -> Any:
     try:
-        value = convert(kind, node.value)
+        values.append(convert(kind, node.value))
     except ValueError as exc:
         raise BadRequestError(f"filter on {node.column!r}: {exc}") from None
-    return sa.bindparam(None, value, type_=column.type)
+    return (node.column, op, None)
+
+
+def build_filter(shape: FilterShape, resolver: ColumnResolver) -> sa.ColumnElement[bool]:
+    """The boolean SQL of a filter shape, its values as parameters ``tb_f0``, ``tb_f1`` ...
+
+    ``shape`` comes from :func:`bind_filter`, which already checked it.
+    """
+    return _build(shape, resolver, itertools.count())
+
+
+def _build(
+    shape: FilterShape, resolver: ColumnResolver, numbers: Iterator[int]
+) -> sa.ColumnElement[bool]:
+    if len(shape) == 2:  # ("and" | "or", children); a comparison has three members
+        parts = [_build(child, resolver, numbers) for child in shape[1]]
+        return sa.and_(*parts) if shape[0] == "and" else sa.or_(*parts)
+    name, op, marker = shape
+    column = resolver.resolve(name)
+    if op == "is":
+        return column.is_(None) if marker == "NULL" else column.is_not(None)
+    # Untyped for patterns: SQLAlchemy gives them the type a literal pattern would get.
+    value = sa.bindparam(
+        FILTER_PARAM.format(next(numbers)), type_=None if op in ("like", "re") else column.type
+    )
+    if op == "like":
+        return column.like(value)
+    if op == "re":
+        return column.regexp_match(value)
+    return _COMPARATORS[op](column, value)
 
 
 def _check_regex(node: Comparison) -> None:
