@@ -28,7 +28,6 @@ __all__ = [
     "app_state",
     "bearer_token",
     "get_principal",
-    "plain_route_docs",
 ]
 
 
@@ -48,33 +47,8 @@ State = Annotated[AppState, Depends(get_state)]
 _bearer = HTTPBearer(auto_error=False, description="An access token (`/api/auth/login`).")
 _Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 BEARER_DOCS: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
-"""``openapi_extra`` for routes that take :data:`CurrentPrincipal` (an optional token)."""
-
-
-def plain_route_docs(
-    path: tuple[str, ...] = (), query: dict[str, dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """``openapi_extra`` for a hot-path handler that reads its parameters from the Request.
-
-    FastAPI validates each declared parameter through Pydantic on every request (about a
-    third of a record read's time in the framework); handlers of the record routes take
-    only the ``Request`` and read ``path_params`` / ``query_params`` themselves. This keeps
-    their parameters (all strings, checked by the handler) and the bearer scheme in the
-    OpenAPI docs.
-
-    Args:
-        path: the names of the path parameters (strings, required).
-        query: optional query parameters: name -> JSON schema.
-    """
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in path
-    ]
-    parameters += [
-        {"name": name, "in": "query", "required": False, "schema": schema}
-        for name, schema in (query or {}).items()
-    ]
-    return {**BEARER_DOCS, "parameters": parameters}
+"""``openapi_extra`` for routes that take :data:`CurrentPrincipal` (an optional token) or
+call :func:`get_principal` themselves."""
 
 
 def bearer_token(request: Request) -> str | None:

@@ -55,6 +55,11 @@ class Config(BaseSettings):
     server_port: int = Field(8000, description="TCP port to listen on.")
     debug: bool = Field(False, description="Debug mode (never in production).")
     log_level: str = Field("info", description="critical, error, warning, info, debug or trace.")
+    opentelemetry_enabled: bool = Field(
+        False,
+        description="Report requests to the OpenTelemetry providers set up in this process "
+        "(FastAPI's native telemetry; off: no per-request provider checks).",
+    )
     db_url: str = Field(
         "sqlite:///./tinybase.db",
         description="sqlite:///path/to/file.db or postgresql://user:password@host/dbname.",

@@ -17,7 +17,9 @@ Record handlers take only the ``Request``: they resolve the caller with a plain 
 (:func:`tinybase.api.deps.get_principal`, its token cached) and parse their path, query and
 body themselves, because FastAPI's per-parameter solving cost more than the rest of a
 record read. Their parameters, body and the bearer scheme are documented through
-``openapi_extra`` (:func:`tinybase.api.deps.plain_route_docs`), so /docs still shows them.
+``openapi_extra`` (:func:`tinybase.api.routing.plain_route_docs`), so /docs still shows them;
+they live on ``records_router``, whose :class:`~tinybase.api.routing.PlainRoute` calls them
+without FastAPI's parameter solving.
 The caller is resolved first: a bad token is a 401 before any parameter is checked.
 Record handlers are ``async`` and send their one blocking call (catalog lookup, validation
 and the engine) to the database's :class:`~tinybase.records.executor.DatabaseExecutor`
@@ -40,9 +42,9 @@ from tinybase.api.deps import (
     State,
     app_state,
     get_principal,
-    plain_route_docs,
 )
 from tinybase.api.responses import JSONResponse
+from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.collections.access import may_see
 from tinybase.collections.catalog import collection_row, definition_of
 from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, CollectionRecords
@@ -50,6 +52,7 @@ from tinybase.errors import NotFoundError
 from tinybase.records.executor import executor_for
 
 router = APIRouter(prefix="/api/collections", tags=["collections"])
+records_router = APIRouter(prefix="/api/collections", tags=["collections"], route_class=PlainRoute)
 
 
 class CollectionCreate(BaseModel):
@@ -145,7 +148,9 @@ class ListOptions(BaseModel):
         return dict(cls.model_json_schema()["properties"])
 
 
-@router.get("/{name}/records", openapi_extra=plain_route_docs(("name",), ListOptions.docs()))
+@records_router.get(
+    "/{name}/records", openapi_extra=plain_route_docs(("name",), ListOptions.docs())
+)
 async def list_records(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     options = ListOptions.from_query(request)
@@ -167,7 +172,7 @@ async def list_records(request: Request) -> JSONResponse:
     return JSONResponse(page.to_json())
 
 
-@router.post(
+@records_router.post(
     "/{name}/records",
     status_code=201,
     openapi_extra=plain_route_docs(("name",)) | RecordBody.docs(),
@@ -183,7 +188,9 @@ async def create_record(request: Request) -> JSONResponse:
     return JSONResponse(record, status_code=201)
 
 
-@router.get("/{name}/records/{record_id}", openapi_extra=plain_route_docs(("name", "record_id")))
+@records_router.get(
+    "/{name}/records/{record_id}", openapi_extra=plain_route_docs(("name", "record_id"))
+)
 async def get_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     name, record_id = request.path_params["name"], request.path_params["record_id"]
@@ -194,7 +201,7 @@ async def get_record(request: Request) -> JSONResponse:
     return JSONResponse(record)
 
 
-@router.patch(
+@records_router.patch(
     "/{name}/records/{record_id}",
     openapi_extra=plain_route_docs(("name", "record_id")) | RecordBody.docs(),
 )
@@ -209,7 +216,7 @@ async def update_record(request: Request) -> JSONResponse:
     return JSONResponse(record)
 
 
-@router.delete(
+@records_router.delete(
     "/{name}/records/{record_id}",
     status_code=204,
     openapi_extra=plain_route_docs(("name", "record_id")),
@@ -222,10 +229,6 @@ async def delete_record(request: Request) -> Response:
         lambda: CollectionRecords(state.collections).delete(principal, name, record_id)
     )
     return Response(status_code=204)
-
-
-# Collection management after the record routes: FastAPI tries routes in order, and the
-# record routes carry the traffic (the paths are disjoint, so the order changes nothing else).
 
 
 @router.get("", openapi_extra=BEARER_DOCS)

@@ -31,8 +31,9 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
-from tinybase.api.deps import app_state, get_principal, plain_route_docs
+from tinybase.api.deps import app_state, get_principal
 from tinybase.api.responses import JSONResponse
+from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.api.state import AppState
 from tinybase.errors import BadRequestError, ValidationError
 from tinybase.records.engine import RecordEngine
@@ -40,10 +41,10 @@ from tinybase.records.executor import DatabaseExecutor, executor_for
 from tinybase.records.query import ListQuery
 from tinybase.records.registry import RecordApiRegistry
 
-router = APIRouter(tags=["records (TrailBase)"])
+router = APIRouter(tags=["records (TrailBase)"], route_class=PlainRoute)
 # The second prefix's routes, included by the app after every other router: FastAPI tries
 # routes in order, so no documented path pays for trying the alias routes first.
-aliases = APIRouter(tags=["records (TrailBase)"], include_in_schema=False)
+aliases = APIRouter(tags=["records (TrailBase)"], include_in_schema=False, route_class=PlainRoute)
 
 PREFIXES = ("/api/records/v1", "/api/v1/records")
 
@@ -53,7 +54,7 @@ def _routes(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler under both prefixes (the second hidden from the OpenAPI docs).
 
-    Handlers take only the ``Request`` (see :func:`~tinybase.api.deps.plain_route_docs`):
+    Handlers take only the ``Request`` (see :mod:`tinybase.api.routing`):
     the path parameters are the ``{names}`` of ``path``, documented with ``query``.
     """
     docs = plain_route_docs(tuple(re.findall(r"{(\w+)}", path)), query)

@@ -1,0 +1,57 @@
+"""Plain routes: the record API's hot path, without FastAPI's per-request parameter solving.
+
+A record handler takes the ``Request`` alone and returns a ``Response``: it resolves the
+caller with :func:`tinybase.api.deps.get_principal` (a cached token check) and reads its
+path, query and body itself. FastAPI's request handler would still solve dependencies,
+read the query string and cookies, and open telemetry spans for every such request; a
+:class:`PlainRoute` calls the endpoint directly. The route is still an ``APIRoute``
+(FastAPI's documented extension point is ``get_route_handler``), so it keeps its place in
+the routing table, its middleware and exception handlers, and its OpenAPI entry, whose
+parameters come from :func:`plain_route_docs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from tinybase.api.deps import BEARER_DOCS
+
+__all__ = ["PlainRoute", "plain_route_docs"]
+
+
+class PlainRoute(APIRoute):
+    """An ``APIRoute`` whose endpoint is ``async def (request) -> Response``, called as is.
+
+    Use it as the ``route_class`` of a router whose handlers all have that signature; they
+    get no dependencies, no parameter validation and no response model.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return self.endpoint
+
+
+def plain_route_docs(
+    path: tuple[str, ...] = (), query: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``openapi_extra`` for a :class:`PlainRoute`: its parameters and the bearer scheme.
+
+    The handler reads ``path_params`` / ``query_params`` itself (all strings, checked by
+    the handler); this keeps them in the OpenAPI docs.
+
+    Args:
+        path: the names of the path parameters (strings, required).
+        query: optional query parameters: name -> JSON schema.
+    """
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in path
+    ]
+    parameters += [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in (query or {}).items()
+    ]
+    return {**BEARER_DOCS, "parameters": parameters}
