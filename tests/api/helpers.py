@@ -1,4 +1,4 @@
-"""Helpers shared by the HTTP tests: the test password, cheap settings, logged-in users.
+"""Helpers shared by the HTTP tests: password, cheap settings, users, record APIs and tables.
 
 Plain code, not fixtures: test modules import it as ``from tests.api.helpers import ...``
 (pytest discourages importing from conftest modules); the fixtures live in conftest.py.
@@ -7,10 +7,23 @@ Plain code, not fixtures: test modules import it as ``from tests.api.helpers imp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-__all__ = ["FAST_TEST_CONFIG", "PASSWORD", "TestUser", "login"]
+__all__ = [
+    "CORE",
+    "FAST_TEST_CONFIG",
+    "PASSWORD",
+    "V1",
+    "TestUser",
+    "define",
+    "login",
+    "make_collection",
+    "make_tables",
+    "table_rows",
+]
 
 PASSWORD = "correct horse battery"
 FAST_TEST_CONFIG = {
@@ -20,6 +33,8 @@ FAST_TEST_CONFIG = {
     "auth_password_parallelism": 1,
     "auth_revocation_poll_seconds": 0.1,
 }
+V1 = "/api/records/v1"
+CORE = "/api/collections"
 
 
 @dataclass(frozen=True)
@@ -50,3 +65,60 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> TestUser:
         access_token=body["access_token"],
         refresh_token=body["refresh_token"],
     )
+
+
+def table_rows(client: TestClient, table: str) -> list[dict[str, Any]]:
+    """Every row of ``table`` (read directly, sorted by id)."""
+    with client.app.state.tinybase.db.read() as connection:
+        rows = connection.execute(sa.text(f'SELECT * FROM "{table}" ORDER BY id')).mappings()
+        return [dict(row) for row in rows]
+
+
+def make_collection(
+    client: TestClient,
+    admin: TestUser,
+    name: str,
+    fields: list[dict[str, Any]],
+    access: dict[str, str],
+) -> None:
+    """Create collection ``name`` with ``fields`` and ``access`` rules, as ``admin``."""
+    response = client.post(
+        CORE,
+        json={"name": name, "schema": {"fields": fields}, "options": {"access": access}},
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+
+
+def make_tables(client: TestClient) -> None:
+    """A plain table ``posts`` (and ``memberships``), created straight in the database."""
+    metadata = sa.MetaData()
+    sa.Table("_user", metadata, sa.Column("id", sa.String(36), primary_key=True))  # exists
+    sa.Table(
+        "posts",
+        metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("owner", sa.String(36), sa.ForeignKey("_user.id"), nullable=True),
+        sa.Column("title", sa.String(200), nullable=True),
+        sa.Column("score", sa.Integer, nullable=True),
+        sa.Column("grp", sa.String(50), nullable=True),
+        sa.Column("_secret", sa.String(50), nullable=True),
+        sa.Column("parent", sa.String(36), sa.ForeignKey("posts.id"), nullable=True),
+    )
+    sa.Table(
+        "memberships",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("member", sa.String(36), nullable=False),
+        sa.Column("grp", sa.String(50), nullable=False),
+    )
+    with client.app.state.tinybase.db.write() as connection:
+        metadata.create_all(connection)
+
+
+def define(client: TestClient, admin: TestUser, **config: Any) -> dict[str, Any]:
+    """Define an admin record API from ``config`` (table ``posts`` unless named); its JSON."""
+    config.setdefault("table_name", "posts")
+    response = client.post("/api/admin/record-apis", json=config, headers=admin.headers)
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_record_hardening import CORE, V1, make_collection, table_rows
+
+from tests.api.helpers import CORE, V1, make_collection, table_rows
 
 BIG = 2**70
 OVERFLOW = "0001-01-01T00:00:00+05:00"

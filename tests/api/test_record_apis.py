@@ -3,48 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
+
+from tests.api.helpers import define, make_tables, table_rows
 
 OWNER = "_ROW_.owner = _USER_.id"
-
-
-def make_tables(client) -> None:
-    """A plain table ``posts`` (and ``memberships``), created straight in the database."""
-    metadata = sa.MetaData()
-    sa.Table("_user", metadata, sa.Column("id", sa.String(36), primary_key=True))  # exists
-    sa.Table(
-        "posts",
-        metadata,
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("owner", sa.String(36), sa.ForeignKey("_user.id"), nullable=True),
-        sa.Column("title", sa.String(200), nullable=True),
-        sa.Column("score", sa.Integer, nullable=True),
-        sa.Column("grp", sa.String(50), nullable=True),
-        sa.Column("_secret", sa.String(50), nullable=True),
-        sa.Column("parent", sa.String(36), sa.ForeignKey("posts.id"), nullable=True),
-    )
-    sa.Table(
-        "memberships",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("member", sa.String(36), nullable=False),
-        sa.Column("grp", sa.String(50), nullable=False),
-    )
-    with client.app.state.tinybase.db.write() as connection:
-        metadata.create_all(connection)
-
-
-def define(client, admin, **config) -> dict:
-    config.setdefault("table_name", "posts")
-    response = client.post("/api/admin/record-apis", json=config, headers=admin.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def table_rows(client, table: str = "posts") -> list[dict]:
-    with client.app.state.tinybase.db.read() as connection:
-        rows = connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").mappings()
-        return [dict(row) for row in rows]
 
 
 @pytest.fixture
@@ -145,11 +107,14 @@ def test_crud_round_trip_on_both_prefixes(client, make_user, posts):
         f"/api/records/v1/posts/{post_id}", json={"score": 4}, headers=alice.headers
     )
     assert response.status_code == 200
-    assert table_rows(client)[0]["score"] == 4 and table_rows(client)[0]["_secret"] == "s"
+    assert (
+        table_rows(client, "posts")[0]["score"] == 4
+        and table_rows(client, "posts")[0]["_secret"] == "s"
+    )
     assert (
         client.delete(f"/api/v1/records/posts/{post_id}", headers=alice.headers).status_code == 200
     )
-    assert table_rows(client) == []
+    assert table_rows(client, "posts") == []
     assert client.get(f"/api/records/v1/posts/{post_id}", headers=alice.headers).status_code == 404
 
 
@@ -163,7 +128,7 @@ def test_form_encoded_and_multipart_creates(client, make_user, posts):
         "/api/records/v1/posts", files={"title": (None, "multi")}, headers=alice.headers
     )
     assert response.status_code == 200, response.text
-    rows = sorted((row["title"], row["score"]) for row in table_rows(client))
+    rows = sorted((row["title"], row["score"]) for row in table_rows(client, "posts"))
     assert rows == [("form", 5), ("multi", None)]
 
 
@@ -178,7 +143,7 @@ def test_bulk_create_is_one_transaction(client, make_user, posts):
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "score"]
-    assert sorted(row["title"] for row in table_rows(client)) == ["a", "b"]
+    assert sorted(row["title"] for row in table_rows(client, "posts")) == ["a", "b"]
 
 
 def test_list_filters_order_cursor_and_count(client, make_user, posts):
@@ -291,7 +256,7 @@ def test_transaction_is_all_or_nothing(client, make_user, posts):
         headers=alice.headers,
     )
     assert failed.status_code == 404
-    titles = sorted(row["title"] for row in table_rows(client))
+    titles = sorted(row["title"] for row in table_rows(client, "posts"))
     assert titles == ["bob", "mine", "tx1", "tx2"]
     too_many = {"operations": [{"Delete": {"api_name": "posts", "record_id": mine}}] * 129}
     assert (

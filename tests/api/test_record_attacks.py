@@ -13,8 +13,8 @@ import jwt
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from test_record_apis import define, make_tables, table_rows
 
+from tests.api.helpers import define, make_tables, table_rows
 from tinybase.auth.signing_key import load_signing_key
 from tinybase.utils import utcnow
 
@@ -46,12 +46,12 @@ def world(client, admin, make_user):
     (own,) = client.post(
         f"{BASE}/posts", json={"title": "alice's", "owner": alice.id}, headers=alice.headers
     ).json()["ids"]
-    before = table_rows(client)
+    before = table_rows(client, "posts")
     return {"alice": alice, "bob": bob, "victim": victim, "own": own, "before": before}
 
 
 def _unchanged(client, world):
-    assert table_rows(client) == world["before"]
+    assert table_rows(client, "posts") == world["before"]
 
 
 def _no_leak(response):

@@ -8,33 +8,13 @@ ids and system columns, ReDoS through ``re`` filters, relation oracles, empty pa
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-V1 = "/api/records/v1"
-CORE = "/api/collections"
+from tests.api.helpers import CORE, V1, make_collection, table_rows
+
 OWNER_ACCESS = {"list": "owner", "read": "owner", "create": "auth", "update": "owner"}
-
-
-def table_rows(client: TestClient, table: str) -> list[dict[str, Any]]:
-    """Every row of ``table`` (read directly, sorted by id)."""
-    with client.app.state.tinybase.db.read() as connection:
-        rows = connection.execute(sa.text(f'SELECT * FROM "{table}" ORDER BY id')).mappings()
-        return [dict(row) for row in rows]
-
-
-def make_collection(
-    client: TestClient, admin: Any, name: str, fields: list[dict[str, Any]], access: dict
-) -> None:
-    response = client.post(
-        CORE,
-        json={"name": name, "schema": {"fields": fields}, "options": {"access": access}},
-        headers=admin.headers,
-    )
-    assert response.status_code == 201, response.text
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ A value the collections API refuses must be refused by ``/api/records/v1/{collec
 from __future__ import annotations
 
 import pytest
-from test_record_hardening import CORE, V1, make_collection, table_rows
+
+from tests.api.helpers import CORE, V1, make_collection, table_rows
 
 FIELDS = [
     {"name": "s", "type": "string", "max_length": 5, "pattern": "^[a-z]+$"},
