@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import FAST_TEST_CONFIG
 from tinybase.api.app import create_app, telemetry_settings
-from tinybase.api.routes import collections, records
-from tinybase.api.routing import PlainRoute
+from tinybase.api.routes import collections
+from tinybase.api.routing import PlainRoute, add_plain_routes
 from tinybase.settings import load_config
 
 RECORD_OPERATIONS = {
@@ -35,19 +36,27 @@ def client(sqlite_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_record_routes_of_both_families_are_plain_routes() -> None:
-    routers = (records.router, records.aliases, collections.records_router)
+def test_record_routes_are_the_apps_own_plain_routes(client: TestClient) -> None:
     plain = {
         (route.path, method.lower())
-        for router in routers
-        for route in router.routes
+        for route in client.app.routes
         if isinstance(route, PlainRoute)
         for method in route.methods
     }
     assert set(RECORD_OPERATIONS) <= plain
     assert len(plain) == 2 * 6 + 5  # both TrailBase prefixes, the collections family
-    management = collections.router.routes
-    assert management and not any(isinstance(route, PlainRoute) for route in management)
+    assert not any(isinstance(route, PlainRoute) for route in collections.router.routes)
+
+
+def test_only_plain_routes_can_be_added_as_the_apps_own() -> None:
+    router = APIRouter()
+
+    @router.get("/x")
+    def handler(limit: int = 1) -> dict[str, int]:
+        return {"limit": limit}
+
+    with pytest.raises(TypeError, match="/x"):
+        add_plain_routes(APIRouter(), router)
 
 
 def test_openapi_documents_the_plain_routes_parameters_and_bearer_scheme(

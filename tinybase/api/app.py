@@ -26,6 +26,7 @@ from tinybase.api.routes import (
     trailbase_auth,
     transaction,
 )
+from tinybase.api.routing import add_plain_routes
 from tinybase.api.startup import build_state
 from tinybase.settings import Config, load_config
 
@@ -61,9 +62,10 @@ def create_app(config: Config | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     # The record families first: FastAPI tries routes in order, and these carry the traffic
-    # (the prefixes are disjoint, so the order changes nothing else).
-    app.include_router(records.router)
-    app.include_router(collections.records_router)
+    # (the prefixes are disjoint, so the order changes nothing else). They are the app's
+    # own routes, not included routers (see tinybase.api.routing).
+    add_plain_routes(app.router, records.router)
+    add_plain_routes(app.router, collections.records_router)
     for module in (
         collections,
         health,
@@ -77,7 +79,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     # The undocumented /api/v1/records aliases last: no other path tries them first.
-    app.include_router(records.aliases)
+    add_plain_routes(app.router, records.aliases)
     return app
 
 
