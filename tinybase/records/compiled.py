@@ -1,4 +1,4 @@
-"""SELECTs compiled once per shape and run on the raw DBAPI connection: the read fast path.
+"""Statements compiled once per shape and run on the raw DBAPI connection: the fast path.
 
 A record read through SQLAlchemy's ``Connection.execute`` pays, per request, for a pooled
 connection checkout, ``BEGIN`` and ``ROLLBACK``, the cache-key walk of the statement, an
@@ -22,24 +22,33 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["CompiledQuery", "QueryCache"]
+__all__ = ["CompiledQuery", "ExpandingParameters", "QueryCache"]
 
 _CACHE_SIZE = 512
 _VERSION = ("data_version",)  # the key of the version in a thread's remembered totals
 
 
+class ExpandingParameters(ValueError):
+    """The statement expands parameters per call (``IN`` lists): SQLAlchemy must run it."""
+
+
 class CompiledQuery:
-    """One SELECT, compiled for ``dialect``, run on raw DBAPI connections.
+    """One statement, compiled for ``dialect``, run on raw DBAPI connections.
 
     Args:
-        statement: the SELECT (without expanding ``IN`` parameters).
+        statement: a SELECT, or an INSERT / UPDATE / DELETE with RETURNING (its rows are
+            what RETURNING gives).
         dialect: the engine's dialect.
+
+    Raises:
+        ExpandingParameters: the statement has expanding or literal-execute parameters.
+        ValueError: the statement has a literal value (an anonymous parameter).
     """
 
-    def __init__(self, statement: sa.Select[Any], dialect: sa.Dialect) -> None:
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
-            raise ValueError("expanding or literal-execute parameters are not supported")
+            raise ExpandingParameters("expanding or literal-execute parameters")
         if any(bind.unique for bind in compiled.binds.values()):
             # An anonymous parameter carries one request's literal value.
             raise ValueError("a compiled query is shared: every value must be named")
@@ -50,7 +59,7 @@ class CompiledQuery:
         self._positional = compiled.positional
         self._names = tuple(compiled.positiontup or ())
         self._bind_processors = dict(compiled._bind_processors)
-        self._types = [column.type for column in statement.selected_columns]
+        self._types = [column.type for column in statement.exported_columns]
         # Result processors depend on the driver's type codes (PostgreSQL numerics): made
         # from the first cursor's description, then reused.
         self._result_processors: list[tuple[int, Any]] | None = None
@@ -112,11 +121,11 @@ class QueryCache:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self._dialect = dialect
-        self._queries: dict[Any, CompiledQuery] = {}
+        self._queries: dict[Any, CompiledQuery | None] = {}
         self._guard = threading.Lock()
         self._local = threading.local()
 
-    def fixed(self, key: Any, build: Callable[[], sa.Select[Any]]) -> CompiledQuery:
+    def fixed(self, key: Any, build: Callable[[], sa.Executable]) -> CompiledQuery:
         """The query of shape ``key``, built and compiled on first use.
 
         ``build`` must return a statement whose every value is a named parameter (no
@@ -124,7 +133,20 @@ class QueryCache:
         """
         query = self._queries.get(key)
         if query is None:
-            query = self._store(key, CompiledQuery(build(), self._dialect))
+            query = CompiledQuery(build(), self._dialect)
+            self._store(key, query)
+        return query
+
+    def direct(self, key: Any, build: Callable[[], sa.Executable]) -> CompiledQuery | None:
+        """Like :meth:`fixed`, for any statement; None (remembered) when SQLAlchemy must run
+        it because its parameters expand per call (a rule's ``_REQ_FIELDS_`` list)."""
+        if key in self._queries:
+            return self._queries[key]
+        try:
+            query: CompiledQuery | None = CompiledQuery(build(), self._dialect)
+        except ExpandingParameters:
+            query = None
+        self._store(key, query)
         return query
 
     def count(self, connection: Any, key: tuple[Any, Any], compute: Callable[[], int]) -> int:
@@ -171,9 +193,8 @@ class QueryCache:
             local.totals = {}
         return local.totals
 
-    def _store(self, key: Any, query: CompiledQuery) -> CompiledQuery:
+    def _store(self, key: Any, query: CompiledQuery | None) -> None:
         with self._guard:
             if len(self._queries) >= _CACHE_SIZE:
                 self._queries.clear()
             self._queries[key] = query
-        return query
