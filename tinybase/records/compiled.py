@@ -22,14 +22,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["CompiledQuery", "ExpandingParameters", "QueryCache"]
+__all__ = ["CompiledQuery", "QueryCache"]
 
 _CACHE_SIZE = 512
 _VERSION = ("data_version",)  # the key of the version in a thread's remembered totals
-
-
-class ExpandingParameters(ValueError):
-    """The statement expands parameters per call (``IN`` lists): SQLAlchemy must run it."""
 
 
 class CompiledQuery:
@@ -41,14 +37,14 @@ class CompiledQuery:
         dialect: the engine's dialect.
 
     Raises:
-        ExpandingParameters: the statement has expanding or literal-execute parameters.
-        ValueError: the statement has a literal value (an anonymous parameter).
+        ValueError: the statement has expanding or literal-execute parameters, or a literal
+            value (an anonymous parameter).
     """
 
     def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
-            raise ExpandingParameters("expanding or literal-execute parameters")
+            raise ValueError("expanding or literal-execute parameters are not supported")
         if any(bind.unique for bind in compiled.binds.values()):
             # An anonymous parameter carries one request's literal value.
             raise ValueError("a compiled query is shared: every value must be named")
@@ -121,7 +117,7 @@ class QueryCache:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self._dialect = dialect
-        self._queries: dict[Any, CompiledQuery | None] = {}
+        self._queries: dict[Any, CompiledQuery] = {}
         self._guard = threading.Lock()
         self._local = threading.local()
 
@@ -135,18 +131,6 @@ class QueryCache:
         if query is None:
             query = CompiledQuery(build(), self._dialect)
             self._store(key, query)
-        return query
-
-    def direct(self, key: Any, build: Callable[[], sa.Executable]) -> CompiledQuery | None:
-        """Like :meth:`fixed`, for any statement; None (remembered) when SQLAlchemy must run
-        it because its parameters expand per call (a rule's ``_REQ_FIELDS_`` list)."""
-        if key in self._queries:
-            return self._queries[key]
-        try:
-            query: CompiledQuery | None = CompiledQuery(build(), self._dialect)
-        except ExpandingParameters:
-            query = None
-        self._store(key, query)
         return query
 
     def count(self, connection: Any, key: tuple[Any, Any], compute: Callable[[], int]) -> int:
@@ -193,7 +177,7 @@ class QueryCache:
             local.totals = {}
         return local.totals
 
-    def _store(self, key: Any, query: CompiledQuery | None) -> None:
+    def _store(self, key: Any, query: CompiledQuery) -> None:
         with self._guard:
             if len(self._queries) >= _CACHE_SIZE:
                 self._queries.clear()

@@ -512,13 +512,11 @@ class RecordEngine:
         """The first row a write's RETURNING gives, run in ``connection``'s transaction.
 
         Compiled once per ``shape`` and run on the driver connection, as reads are
-        (:mod:`.compiled`): SQLAlchemy's execution path is half the cost of an insert.
-        Statements whose parameters expand per call go through SQLAlchemy.
+        (:mod:`.compiled`): SQLAlchemy's execution path was half the cost of an insert.
         """
-        query = self.queries.direct(shape, build)
-        if query is None:
-            return connection.execute(build(), params).fetchone()
-        rows = query.rows(connection.connection.driver_connection, params)
+        rows = self.queries.fixed(shape, build).rows(
+            connection.connection.driver_connection, params
+        )
         return rows[0] if rows else None
 
     def _guard_replace(

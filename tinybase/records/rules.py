@@ -9,7 +9,9 @@ A rule may use:
   correlate with the target row;
 - ``_REQ_.<field>``: the request's value for a column (create, update), NULL when absent,
   a bound parameter typed by the column;
-- ``_REQ_FIELDS_``: the names of the fields in the request, as ``'x' IN _REQ_FIELDS_``.
+- ``_REQ_FIELDS_``: the names of the fields in the request, as ``'x' IN _REQ_FIELDS_``
+  (one parameter, a JSON array, expanded by the database: the statement's SQL is the same
+  for every request, so it is compiled once).
 
 Rules are trusted as code (only admins write them); everything a request contributes is a
 bound parameter. The rewrite works on tokens, so string literals, quoted identifiers and
@@ -23,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from tinybase.errors import ValidationError
@@ -95,7 +98,7 @@ class CompiledRule:
         for column, param in self.request_fields.items():
             values[param] = request.get(column)
         if self.uses_request_fields:
-            values[REQ_FIELDS_PARAM] = sorted(request) or [""]
+            values[REQ_FIELDS_PARAM] = orjson.dumps(sorted(request)).decode()
         return values
 
 
@@ -149,8 +152,8 @@ def compile_rule(
             if operation not in _REQ_OPERATIONS:
                 raise _rule_error(operation, "_REQ_FIELDS_ is not available here")
             uses_fields = True
-            binds[REQ_FIELDS_PARAM] = sa.bindparam(REQ_FIELDS_PARAM, expanding=True)
-            pieces.append(f":{REQ_FIELDS_PARAM}")
+            binds[REQ_FIELDS_PARAM] = sa.bindparam(REQ_FIELDS_PARAM, type_=sa.String)
+            pieces.append(_REQ_FIELDS_SQL[dialect])
     clause = sa.text("(" + "".join(pieces) + ")").bindparams(*binds.values())
     return CompiledRule(clause, request_fields, uses_fields, source)
 
@@ -187,6 +190,12 @@ def _identifier(name: str) -> str:
     if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+_REQ_FIELDS_SQL = {
+    "sqlite": f"(SELECT value FROM json_each(:{REQ_FIELDS_PARAM}))",
+    "postgresql": f"(SELECT jsonb_array_elements_text(CAST(:{REQ_FIELDS_PARAM} AS jsonb)))",
+}
 
 
 def _param(name: str, sql_type: str, dialect: str) -> str:
