@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tinybase.data.codecs import column_kind
+
 __all__ = ["ValueKind", "convert", "value_kind"]
 
 
@@ -32,28 +34,30 @@ class ValueKind:
     TEXT = "text"
 
 
+# The data layer's column kinds in the engine's vocabulary; anything else is text.
+_FROM_COLUMN_KIND = {
+    "int": ValueKind.INTEGER,
+    "float": ValueKind.NUMBER,
+    "bool": ValueKind.BOOLEAN,
+    "datetime": ValueKind.DATETIME,
+    "date": ValueKind.DATE,
+    "json": ValueKind.JSON,
+}
+
+
 def value_kind(column: sa.ColumnElement[Any]) -> str:
-    """The :class:`ValueKind` of a column, from its SQLAlchemy type."""
+    """The :class:`ValueKind` of a column: :func:`tinybase.data.codecs.column_kind`, plus the
+    two families the engine tells apart and the data layer does not (UUIDs, decimals)."""
     column_type = column.type
     if isinstance(column_type, sa.types.TypeDecorator):
         if _is_uuid_decorator(column_type):
             return ValueKind.UUID
         column_type = column_type.impl_instance
-    if isinstance(column_type, sa.JSON):
-        return ValueKind.JSON
-    if isinstance(column_type, sa.Boolean):
-        return ValueKind.BOOLEAN
-    if isinstance(column_type, sa.Integer):
-        return ValueKind.INTEGER
-    if isinstance(column_type, (sa.Float, sa.Numeric)):
-        return ValueKind.NUMBER
-    if isinstance(column_type, sa.DateTime):
-        return ValueKind.DATETIME
-    if isinstance(column_type, sa.Date):
-        return ValueKind.DATE
     if isinstance(column_type, sa.Uuid):
         return ValueKind.UUID
-    return ValueKind.TEXT
+    if isinstance(column_type, sa.Numeric):
+        return ValueKind.NUMBER
+    return _FROM_COLUMN_KIND.get(column_kind(column_type), ValueKind.TEXT)
 
 
 def _is_uuid_decorator(column_type: sa.types.TypeDecorator[Any]) -> bool:
