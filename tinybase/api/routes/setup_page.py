@@ -21,6 +21,4 @@ _PAGE = files("tinybase.api").joinpath("pages/setup.html").read_text(encoding="u
 @router.get("/setup", response_class=HTMLResponse, include_in_schema=False)
 def setup_page() -> HTMLResponse:
     """The form; the token stays in the URL and is only ever sent to the API."""
-    return HTMLResponse(
-        _PAGE, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-    )
+    return HTMLResponse(_PAGE, headers=_HEADERS)
