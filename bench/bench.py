@@ -1,7 +1,8 @@
 """Benchmark TinyBase against PocketBase and a bare Starlette ceiling (``make bench``).
 
-Each system is started on 127.0.0.1, pinned to CPU 0, seeded through its own API, checked
-for correct answers, then loaded with wrk pinned to CPU 1 (1 thread, 32 connections). The
+Each system is started on 127.0.0.1, pinned to CPU 0, seeded through its own API and checked
+for correct answers; the systems then take turns, workload by workload, under wrk pinned to
+CPU 1 (1 thread, 32 connections). The
 report goes to ``bench/results/<date>.md`` (+ raw JSON) and, for full runs, into the
 generated block of ``docs/performance.md``. See ``docs/performance.md`` for the method.
 
@@ -21,8 +22,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -132,15 +133,26 @@ def measure_one(api: Api, name: str, opts: Options, ids_file: Path) -> dict[str,
     return row
 
 
-def measure(apis: list[Api], opts: Options, workdir: Path, names: tuple[str, ...]) -> list[Any]:
-    """Every selected workload on every Api, in RUN_ORDER (reads before writes)."""
-    rows = []
-    for api in apis:
-        ids_file = workdir / f"ids-{api.family}.txt"
+def measure(apis: list[Api], opts: Options, names: tuple[str, ...], workdir: Path) -> list[Any]:
+    """Every selected workload on every Api, workload by workload, in RUN_ORDER.
+
+    The systems take turns on each workload (PocketBase, the ceiling, TinyBase's families,
+    one after the other), so a ratio compares runs a minute apart at most: this machine's
+    speed drifts during a run (other tenants of the host), and measuring all of one
+    system's workloads before the next system's made the ratios follow that drift. Each
+    system still sees its workloads in RUN_ORDER (reads before writes).
+    """
+    problems = [rules_problem(api) for api in apis]
+    ids_files = []
+    for number, api in enumerate(apis):
+        ids_file = workdir / f"ids-{number}.txt"  # the seeded ids wrk's scripts rotate over
         ids_file.write_text("\n".join(api.ids) + "\n")
-        selected = [n for n in RUN_ORDER if n in names and n in api.requests]
-        problem = rules_problem(api)
-        for name in selected:
+        ids_files.append(ids_file)
+    rows = []
+    for name in RUN_ORDER:
+        for api, problem, ids_file in zip(apis, problems, ids_files, strict=True):
+            if name not in names or name not in api.requests:
+                continue
             rows.append(
                 invalid(api, name, problem) if problem else measure_one(api, name, opts, ids_file)
             )
@@ -159,38 +171,24 @@ def rules_problem(api: Api) -> str | None:
     return None
 
 
-SystemRun = Callable[[Setup, Options], list[Any]]
+Starter = Callable[[Setup], AbstractContextManager[list[Api]]]
 
 
-def run_simple(running: Callable[[Setup], AbstractContextManager[list[Api]]]) -> SystemRun:
-    def run(setup: Setup, opts: Options) -> list[Any]:
-        with running(setup) as apis:
-            return measure(apis, opts, setup.workdir, opts.workloads)
-
-    return run
-
-
-def run_tinybase(setup: Setup, opts: Options) -> list[Any]:
-    """The pinned single worker (if selected), then ``--workers 2`` unpinned on W2 only."""
-    rows: list[Any] = []
-    seeded = None
-    if "tinybase" in opts.only:
-        with tinybase_system.running(setup) as (apis, seeded):
-            rows += measure(apis, opts, setup.workdir, opts.workloads)
-    if "tinybase-w2" in opts.only and "W2" in opts.workloads:
-        unpinned = replace(setup, cpu=None)
-        with tinybase_system.running(unpinned, workers=2, seeded=seeded) as (apis, _):
-            rows += measure(apis, opts, setup.workdir, ("W2",))
-    return rows
-
-
-def plan(opts: Options) -> Iterator[tuple[str, SystemRun]]:
+def starters(opts: Options, seeded: list[tinybase_system.Seeded]) -> Iterator[tuple[str, Starter]]:
+    """The pinned systems to start, by name; TinyBase's seed is kept for ``--workers 2``."""
     if "pocketbase" in opts.only:
-        yield "pocketbase", run_simple(pocketbase_system.running)
+        yield "pocketbase", pocketbase_system.running
     if "ceiling" in opts.only:
-        yield "ceiling", run_simple(ceiling_system.running)
+        yield "ceiling", ceiling_system.running
     if {"tinybase", "tinybase-w2"} & set(opts.only):
-        yield "tinybase", run_tinybase
+
+        @contextmanager
+        def tinybase(setup: Setup) -> Iterator[list[Api]]:
+            with tinybase_system.running(setup) as (apis, seed):
+                seeded.append(seed)
+                yield apis if "tinybase" in opts.only else []
+
+        yield "tinybase", tinybase
 
 
 def describe(exc: Exception) -> str:
@@ -204,17 +202,35 @@ def describe(exc: Exception) -> str:
 
 
 def run_all(opts: Options, root: Path, rows: list[Any], failures: list[dict[str, str]]) -> None:
-    """Run every selected system, appending to ``rows`` and ``failures`` as it goes."""
+    """Run every selected system, appending to ``rows`` and ``failures`` as it goes.
+
+    The pinned systems all run at once (idle but for the one being loaded; each pinned to
+    CPU 0) and take turns per workload (see :func:`measure`). Then ``tinybase --workers 2``
+    runs alone, unpinned, on TinyBase's database.
+    """
     bin_dir = Path(sys.executable).parent
-    for name, run in plan(opts):
-        workdir = root / name
-        workdir.mkdir()
-        log(f"{name}: starting (load {load()})")
+    seeded: list[tinybase_system.Seeded] = []
+    with ExitStack() as stack:
+        apis: list[Api] = []
+        for name, start in starters(opts, seeded):
+            workdir = root / name
+            workdir.mkdir()
+            log(f"{name}: starting (load {load()})")
+            try:
+                apis += stack.enter_context(start(Setup(workdir, opts.records, bin_dir)))
+            except Exception as exc:  # one broken system must not hide the others' figures
+                failures.append({"system": name, "error": describe(exc)})
+                log(f"{name}: FAILED: {describe(exc)}")
+        rows += measure(apis, opts, opts.workloads, root)
+    if "tinybase-w2" in opts.only and "W2" in opts.workloads and seeded:
+        setup = Setup(root / "tinybase", opts.records, bin_dir, cpu=None)
+        log(f"tinybase --workers 2: starting (load {load()})")
         try:
-            rows += run(Setup(workdir, opts.records, bin_dir), opts)
-        except Exception as exc:  # one broken system must not hide the others' figures
-            failures.append({"system": name, "error": describe(exc)})
-            log(f"{name}: FAILED: {describe(exc)}")
+            with tinybase_system.running(setup, workers=2, seeded=seeded[0]) as (w2, _):
+                rows += measure(w2, opts, ("W2",), setup.workdir)
+        except Exception as exc:
+            failures.append({"system": "tinybase --workers 2", "error": describe(exc)})
+            log(f"tinybase --workers 2: FAILED: {describe(exc)}")
 
 
 def loaded(load_start: str, load_end: str) -> bool:
