@@ -298,7 +298,7 @@ def write_results(
     (RESULTS / f"{name}.md").write_text(report)
     raw = {"meta": meta, "rows": rows, "failures": failures}
     (RESULTS / f"{name}.json").write_text(json.dumps(raw, indent=2) + "\n")
-    if opts.docs:
+    if opts.docs and not failures:  # a stopped or broken run never replaces the last figures
         update_docs(DOCS, report, name)
     return RESULTS / f"{name}.md"
 
