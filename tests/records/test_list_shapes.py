@@ -34,7 +34,7 @@ def test_one_shape_with_different_values_answers_each_request(db, schema, make_e
         page = engine.list(SYSTEM, query)
         assert [r["score"] for r in page.records] == list(range(low + 1, 10))
         assert page.total_count == 9 - low
-    assert len(engine.queries._queries) == 2  # the page and its count, compiled once each
+    assert len(engine.queries) == 2  # the page and its count, compiled once each
 
 
 def test_operators_and_null_tests_on_one_column_are_different_shapes(db, schema, make_engine):

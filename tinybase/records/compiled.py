@@ -121,6 +121,10 @@ class QueryCache:
         self._guard = threading.Lock()
         self._local = threading.local()
 
+    def __len__(self) -> int:
+        """How many compiled queries are kept."""
+        return len(self._queries)
+
     def fixed(self, key: Any, build: Callable[[], sa.Executable]) -> CompiledQuery:
         """The query of shape ``key``, built and compiled on first use.
 

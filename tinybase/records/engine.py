@@ -198,6 +198,26 @@ class RecordEngine:
         keys = sort_keys(query.order, self.resolver, self.row.c[self.pk])
         if any(self.kinds[key.column.key] == ValueKind.JSON for key in keys):
             raise BadRequestError("order: JSON columns cannot be sorted")
+        shape, params = self._bind_list(principal, rule, keys, query)
+        with map_database_errors(self.table.name):
+            if self.db.dialect == "postgresql" and uses_regex(query.filters):
+                rows, total = self._list_guarded(shape, params, count=query.count)
+            else:
+                rows, total = self._list_compiled(shape, params, count=query.count)
+        records = [dict(zip(self.readable, row, strict=True)) for row in rows]
+        next_cursor = encode_cursor(keys, records[-1]) if records else None
+        if query.expand:
+            self._expand(principal, records, query.expand)
+        return ListResult(records=records, cursor=next_cursor, total_count=total)
+
+    def _bind_list(
+        self, principal: Principal, rule: CompiledRule | None, keys: list[SortKey], query: ListQuery
+    ) -> tuple[_ListShape, dict[str, Any]]:
+        """The list's shape and the values of its parameters (filters checked and converted).
+
+        Raises:
+            BadRequestError: a bad filter or cursor (named).
+        """
         params = self._params(principal, rule)
         filters = None
         if query.filters is not None:
@@ -210,17 +230,7 @@ class RecordEngine:
             params.update(cursor_arguments(values))
         params[LIMIT_PARAM] = min(query.limit, self.api.listing_hard_limit)
         params[OFFSET_PARAM] = query.offset
-        shape = _ListShape(rule, filters, keys, cursor)
-        with map_database_errors(self.table.name):
-            if self.db.dialect == "postgresql" and uses_regex(query.filters):
-                rows, total = self._list_guarded(shape, params, count=query.count)
-            else:
-                rows, total = self._list_compiled(shape, params, count=query.count)
-        records = [dict(zip(self.readable, row, strict=True)) for row in rows]
-        next_cursor = encode_cursor(keys, records[-1]) if records else None
-        if query.expand:
-            self._expand(principal, records, query.expand)
-        return ListResult(records=records, cursor=next_cursor, total_count=total)
+        return _ListShape(rule, filters, keys, cursor), params
 
     def _page_query(self, shape: _ListShape) -> CompiledQuery:
         def build() -> sa.Select[Any]:
