@@ -103,3 +103,9 @@ def test_a_bad_value_in_a_known_shape_is_still_refused(db, schema, make_engine):
         engine.list(SYSTEM, _query(("score[gt]", "zero")))
     with pytest.raises(BadRequestError, match="unknown column"):
         engine.list(SYSTEM, _query(("_secret[gt]", "0")))
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (-1, 0), (5, -1)])
+def test_a_list_query_built_in_python_refuses_negative_paging(limit, offset):
+    with pytest.raises(BadRequestError):
+        ListQuery(limit=limit, offset=offset)

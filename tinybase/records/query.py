@@ -28,6 +28,14 @@ class ListQuery:
     count: bool = False
     expand: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Also built in Python, not only from a query string: a negative LIMIT would mean
+        # "no limit" to SQLite, past the API's listing_hard_limit.
+        if self.limit < 1:
+            raise BadRequestError("limit must be at least 1")
+        if self.offset < 0:
+            raise BadRequestError("offset must not be negative")
+
     @classmethod
     def from_params(
         cls, params: Iterable[tuple[str, str]], *, default_limit: int = DEFAULT_LIMIT
