@@ -14,10 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.live_server import live_server
 from tinybase.api.startup import build_state
 from tinybase.settings import load_config
 
@@ -36,12 +34,6 @@ USER = ("user@example.com", "user password 123")
 
 def _required() -> bool:
     return os.environ.get("TINYBASE_REQUIRE_PG") == "1" or bool(os.environ.get("CI"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -92,51 +84,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     """A TinyBase server on a free loopback port over a fresh SQLite file: (URL, db URL)."""
     db_url = f"sqlite:///{tmp_path_factory.mktemp('trailbase') / 'tinybase.db'}"
     _prepare(db_url)
-    port = _free_port()
     env = {**os.environ, "TINYBASE_DB_URL": db_url}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tinybase.api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process)
+    log_path = tmp_path_factory.mktemp("trailbase-log") / "server.log"
+    with live_server(env, log_path) as base:
         yield base, db_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stderr.close()
-
-
-def _wait_ready(base: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start within 30 s")
 
 
 def _define_api(base: str) -> None:

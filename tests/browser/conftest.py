@@ -11,19 +11,15 @@ that Playwright downloads). Without it the tests skip, unless ``TINYBASE_REQUIRE
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.browser.helpers import Instance, Tab
+from tests.live_server import free_port, live_server
 from tinybase.api.startup import build_state
 from tinybase.auth.setup import ensure_setup_token, setup_url
 from tinybase.db.models import PasswordReset, User, UserSession
@@ -59,29 +55,10 @@ def _require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start within 30 s")
-
-
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     """A TinyBase server over a fresh SQLite file, migrated before it starts."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     folder = tmp_path_factory.mktemp("browser")
     db_url = f"sqlite:///{folder / 'tinybase.db'}"
@@ -89,36 +66,10 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     state = build_state(load_config(**settings))  # migrates, as `tinybase serve` does first
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TINYBASE_")}
     env |= {f"TINYBASE_{name.upper()}": str(value) for name, value in settings.items()}
-    log = folder / "server.log"  # a file, not a pipe: a full pipe would stall the server
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "tinybase.api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        _wait_ready(base_url, process, log)
-        yield Instance(base_url=base_url, state=state)
+        with live_server(env, folder / "server.log", port) as url:
+            yield Instance(base_url=url, state=state)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         state.close()
 
 
