@@ -7,10 +7,16 @@ Plain code, not fixtures: test modules import it as ``from tests.api.helpers imp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+import jwt
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+
+from tinybase.auth.signing_key import load_signing_key
+from tinybase.utils import utcnow
 
 __all__ = [
     "CORE",
@@ -18,6 +24,7 @@ __all__ = [
     "PASSWORD",
     "V1",
     "TestUser",
+    "bad_tokens",
     "define",
     "login",
     "make_collection",
@@ -122,3 +129,20 @@ def define(client: TestClient, admin: TestUser, **config: Any) -> dict[str, Any]
     response = client.post("/api/admin/record-apis", json=config, headers=admin.headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def bad_tokens(client: TestClient, user: TestUser) -> dict[str, str]:
+    """Tokens an attacker could send instead of ``user``'s access token, by name."""
+    claims = jwt.decode(user.access_token, options={"verify_signature": False})
+    key = load_signing_key(client.app.state.tinybase.db)
+    now = utcnow()
+    return {
+        "forged": jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA"),
+        "expired": jwt.encode(
+            dict(claims, iat=now - timedelta(hours=1), exp=now - timedelta(seconds=1)),
+            key,
+            algorithm="EdDSA",
+        ),
+        "refresh token as access token": user.refresh_token,
+        "garbage": "not.a.token",
+    }

@@ -7,16 +7,10 @@ caller on create (a ``_REQ_`` rule). ``vault`` is an API nobody but admins may r
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import jwt
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.api.helpers import define, make_tables, table_rows
-from tinybase.auth.signing_key import load_signing_key
-from tinybase.utils import utcnow
+from tests.api.helpers import bad_tokens, define, make_tables, table_rows
 
 ALL = ["CREATE", "READ", "UPDATE", "DELETE", "SCHEMA"]
 BASE = "/api/records/v1"
@@ -102,22 +96,6 @@ def test_another_users_rows_stay_invisible_and_unchanged(client, world, method, 
     _unchanged(client, world)
 
 
-def _bad_tokens(client, user) -> dict[str, str]:
-    claims = jwt.decode(user.access_token, options={"verify_signature": False})
-    key = load_signing_key(client.app.state.tinybase.db)
-    now = utcnow()
-    return {
-        "forged": jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA"),
-        "expired": jwt.encode(
-            dict(claims, iat=now - timedelta(hours=1), exp=now - timedelta(seconds=1)),
-            key,
-            algorithm="EdDSA",
-        ),
-        "refresh token": user.refresh_token,
-        "garbage": "not.a.token",
-    }
-
-
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
@@ -134,7 +112,7 @@ def test_no_token_and_bad_tokens_are_401(client, world, method, path, body):
     response = client.request(method, path, json=body)
     assert response.status_code == 401, response.text
     _no_leak(response)
-    for name, token in _bad_tokens(client, world["bob"]).items():
+    for name, token in bad_tokens(client, world["bob"]).items():
         response = client.request(
             method, path, json=body, headers={"Authorization": f"Bearer {token}"}
         )

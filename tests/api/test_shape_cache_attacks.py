@@ -11,19 +11,14 @@ that a write shape warmed by an allowed request refuses the same shape with a fo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import CORE, FAST_TEST_CONFIG, V1, make_collection, table_rows
+from tests.api.helpers import CORE, FAST_TEST_CONFIG, V1, bad_tokens, make_collection, table_rows
 from tinybase.api.app import create_app
-from tinybase.auth.signing_key import load_signing_key
 from tinybase.records.engine import MAX_BULK
 from tinybase.settings import load_config
-from tinybase.utils import utcnow
 
 ALIAS = "/api/v1/records"
 TRANSACTION = "/api/transaction/v1/execute"
@@ -42,22 +37,6 @@ def docs(client, admin, make_user):
         assert response.status_code == 200, response.text
         (ids[user.id],) = response.json()["ids"]
     return {"alice": alice, "bob": bob, "own": ids[alice.id], "victim": ids[bob.id]}
-
-
-def _bad_tokens(client: TestClient, user) -> dict[str, str]:
-    claims = jwt.decode(user.access_token, options={"verify_signature": False})
-    key = load_signing_key(client.app.state.tinybase.db)
-    now = utcnow()
-    return {
-        "forged": jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA"),
-        "expired": jwt.encode(
-            dict(claims, iat=now - timedelta(hours=1), exp=now - timedelta(seconds=1)),
-            key,
-            algorithm="EdDSA",
-        ),
-        "refresh token as access token": user.refresh_token,
-        "garbage": "not.a.token",
-    }
 
 
 def _routes(victim: str) -> list[tuple[str, str, object]]:
@@ -87,9 +66,9 @@ def _routes(victim: str) -> list[tuple[str, str, object]]:
     return routes
 
 
-def test_every_record_route_refuses_missing_and_bad_tokens(client, docs):
+def test_every_record_route_refuses_missing_andbad_tokens(client, docs):
     before = table_rows(client, "docs")
-    bad = _bad_tokens(client, docs["bob"])
+    bad = bad_tokens(client, docs["bob"])
     for method, path, body in _routes(docs["victim"]):
         response = client.request(method, path, json=body)
         assert response.status_code == 401, (method, path, response.text)
