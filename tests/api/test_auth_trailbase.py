@@ -49,7 +49,7 @@ def test_register_creates_a_user_usable_by_both_families(client: TestClient) -> 
         "/api/auth/v1/register",
         json={"email": "tb@example.com", "password": PASSWORD, "password_repeat": PASSWORD},
     )
-    assert response.status_code == 201 and response.json()["email"] == "tb@example.com"
+    assert (response.status_code, response.text) == (200, "registered")
     login = client.post("/api/auth/login", json={"email": "tb@example.com", "password": PASSWORD})
     assert login.status_code == 200
     mismatch = client.post(
@@ -123,7 +123,7 @@ def test_post_logout_with_refresh_token_ends_that_session(client: TestClient, ma
         json={"refresh_token": tokens["refresh_token"]},
         headers=bearer(tokens["auth_token"]),
     )
-    assert response.status_code == 204
+    assert (response.status_code, response.text) == (200, "")
     assert (
         client.post(
             "/api/auth/v1/refresh", json={"refresh_token": tokens["refresh_token"]}
@@ -140,7 +140,7 @@ def test_get_logout_with_refresh_token_header_ends_that_session(
     user = make_user()
     tokens = v1_login(client, user.email)
     response = client.get("/api/auth/v1/logout", headers={"Refresh-Token": tokens["refresh_token"]})
-    assert response.status_code == 204
+    assert (response.status_code, response.text) == (200, "logged out")
     assert (
         client.post(
             "/api/auth/v1/refresh", json={"refresh_token": tokens["refresh_token"]}
@@ -155,7 +155,7 @@ def test_get_logout_with_only_an_auth_token_ends_every_session(
     user: TestUser = make_user()
     tokens = v1_login(client, user.email)
     response = client.get("/api/auth/v1/logout", headers=bearer(tokens["auth_token"]))
-    assert response.status_code == 204
+    assert (response.status_code, response.text) == (200, "logged out")
     assert client.get("/api/auth/me", headers=user.headers).status_code == 401
     assert (
         client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}).status_code

@@ -208,6 +208,20 @@ def test_expand_returns_trailbase_shape(client, make_user, posts):
     assert listed.json()["records"][0]["parent"]["data"]["id"] == parent
 
 
+def test_an_expandable_column_not_expanded_is_its_id_alone(client, make_user, posts):
+    alice = make_user()
+    (parent,) = client.post(
+        "/api/records/v1/posts", json={"title": "p"}, headers=alice.headers
+    ).json()["ids"]
+    (child,) = client.post(
+        "/api/records/v1/posts", json={"title": "c", "parent": parent}, headers=alice.headers
+    ).json()["ids"]
+    record = client.get(f"/api/records/v1/posts/{child}", headers=alice.headers).json()
+    assert record["parent"] == {"id": parent}
+    listed = client.get("/api/records/v1/posts?order=title", headers=alice.headers).json()
+    assert [r["parent"] for r in listed["records"]] == [{"id": parent}, None]
+
+
 def test_schema_endpoint(client, make_user, posts):
     alice = make_user()
     schema = client.get("/api/records/v1/posts/schema?mode=Select", headers=alice.headers)
@@ -243,7 +257,11 @@ def test_transaction_is_all_or_nothing(client, make_user, posts):
         headers=alice.headers,
     )
     assert ok.status_code == 200, ok.text
-    assert len(ok.json()["ids"]) == 2
+    rows = table_rows(client, "posts")
+    created = sorted(row["id"] for row in rows if row["title"] in ("tx1", "tx2"))
+    assert sorted(ok.json()["ids"]) == created
+    results = ok.json()["results"]
+    assert results[1] == {"Id": mine} and sorted([results[0]["Id"], results[2]["Id"]]) == created
     failed = client.post(
         "/api/transaction/v1/execute",
         json={

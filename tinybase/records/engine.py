@@ -168,7 +168,7 @@ class RecordEngine:
         if not found:
             raise NotFoundError()
         record = dict(zip(self.readable, found[0], strict=True))
-        if expand:
+        if self.api.expand:
             self._expand(principal, [record], expand)
         return record
 
@@ -206,7 +206,7 @@ class RecordEngine:
                 rows, total = self._list_compiled(shape, params, count=query.count)
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
         next_cursor = encode_cursor(keys, records[-1]) if records else None
-        if query.expand:
+        if self.api.expand:
             self._expand(principal, records, query.expand)
         return ListResult(records=records, cursor=next_cursor, total_count=total)
 
@@ -560,7 +560,8 @@ class RecordEngine:
     def _expand(
         self, principal: Principal, records: list[dict[str, Any]], names: Sequence[str]
     ) -> None:
-        """Replace expanded foreign keys by ``{"id": ..., "data": {...}}`` or None.
+        """Replace expanded foreign keys by ``{"id": ..., "data": {...}}`` or None, and the
+        API's other expandable columns by ``{"id": ...}`` (TrailBase's shape; NULL stays null).
 
         Each referenced record is read through the API exposing its table, with the
         caller's own ACLs and read rule: what the caller may not read comes back as None.
@@ -575,6 +576,12 @@ class RecordEngine:
                 value = record[name]
                 data = None if value is None else found.get(str(value))
                 record[name] = None if data is None else {"id": _plain_id(value), "data": data}
+        for name in self.api.expand:
+            if name in names or name not in self.readable:
+                continue
+            for record in records:
+                if record[name] is not None:
+                    record[name] = {"id": _plain_id(record[name])}
 
     def _expand_target(self, name: str) -> RecordEngine | None:
         for foreign_key in self.table.c[name].foreign_keys:

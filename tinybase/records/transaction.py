@@ -6,11 +6,16 @@ The body is TrailBase's: ``{"operations": [{"Create": {"api_name", "value"}} |
 a single request) inside one write transaction; the first failure rolls everything back and
 is the answer. TinyBase always runs the operations in one transaction, even when the client
 sends ``"transaction": false``.
+
+The answer carries both of TrailBase's shapes: ``{"ids": [...]}``, the created records
+(TrailBase before v0.31, read by the npm client 0.12), and ``{"results": [{"Id": "..."}]}``,
+one per operation (since v0.31, read by the npm client 0.14 and the Python client 0.7).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tinybase.auth.principal import Principal
@@ -20,9 +25,28 @@ from tinybase.records.engine import RecordEngine
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = ["MAX_OPERATIONS", "execute_operations"]
+__all__ = ["MAX_OPERATIONS", "OperationResult", "execute_operations", "response_body"]
 
 MAX_OPERATIONS = 128
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    """What one operation did: its kind (``Create``, ``Update``, ``Delete``) and record id."""
+
+    kind: str
+    record_id: Any
+
+
+def response_body(results: Sequence[OperationResult]) -> dict[str, list[Any]]:
+    """TrailBase's answer in both shapes: ``ids`` of created records, ``results`` per operation.
+
+    TrailBase's ``results`` ids are text whatever the key's type (its clients assert a string).
+    """
+    return {
+        "ids": [result.record_id for result in results if result.kind == "Create"],
+        "results": [{"Id": str(result.record_id)} for result in results],
+    }
 
 
 def execute_operations(
@@ -30,8 +54,8 @@ def execute_operations(
     engines: Callable[[str], RecordEngine],
     principal: Principal,
     body: Any,
-) -> list[Any]:
-    """Run the operations of ``body`` in one transaction; return the ids of created records.
+) -> list[OperationResult]:
+    """Run the operations of ``body`` in one transaction; return what each one did.
 
     Args:
         db: the database (its ``write()`` joins nested calls into the outer transaction).
@@ -45,18 +69,21 @@ def execute_operations(
         TinyBaseError: the first operation's failure (nothing is written).
     """
     operations = _operations(body)
-    ids: list[Any] = []
+    results: list[OperationResult] = []
     with db.write():
         for index, operation in enumerate(operations):
             kind, spec = _operation(index, operation)
             engine = engines(_text(index, spec, "api_name"))
             if kind == "Create":
-                ids.extend(engine.create(principal, _value(index, spec)))
+                (record_id,) = engine.create(principal, _value(index, spec))
             elif kind == "Update":
-                engine.update(principal, _record_id(index, spec), _value(index, spec))
+                record_id = _record_id(index, spec)
+                engine.update(principal, record_id, _value(index, spec))
             else:
-                engine.delete(principal, _record_id(index, spec))
-    return ids
+                record_id = _record_id(index, spec)
+                engine.delete(principal, record_id)
+            results.append(OperationResult(kind, record_id))
+    return results
 
 
 def _operations(body: Any) -> list[Any]:

@@ -1,10 +1,11 @@
 """Routes under /api/auth/v1, in TrailBase's shape, so TrailBase's client SDKs can log in.
 
-    POST     /api/auth/v1/register   {email, password, password_repeat?} -> 201 {id, email}
+    POST     /api/auth/v1/register   {email, password, password_repeat?} -> 200 "registered"
     POST     /api/auth/v1/login      {email | email_or_username, password}
                                      -> {auth_token, refresh_token, csrf_token}
     POST     /api/auth/v1/refresh    {refresh_token} -> {auth_token, refresh_token, csrf_token}
-    GET|POST /api/auth/v1/logout     {refresh_token}? | Refresh-Token header | Bearer -> 204
+    GET      /api/auth/v1/logout     Refresh-Token header | Bearer -> 200 "logged out"
+    POST     /api/auth/v1/logout     {refresh_token}? | Refresh-Token header | Bearer -> 200
     GET      /api/auth/v1/status     -> {auth_token, refresh_token, csrf_token} or nulls
 
 Same users and sessions as /api/auth. ``auth_token`` is the same EdDSA JWT as /api/auth's
@@ -12,13 +13,17 @@ Same users and sessions as /api/auth. ``auth_token`` is the same EdDSA JWT as /a
 TrailBase's clients keep using the refresh token they logged in with (the npm client even
 overwrites a returned one with its old one), so rotating would trip reuse detection and log
 them out. The refresh token in the answer is the one presented.
+
+Register and logout answer 200 with TrailBase's plain-text bodies (v0.26 to v0.33 alike):
+TrailBase's Python client treats any other status, 201 and 204 included, as an error.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, model_validator
 
 from tinybase.api.deps import BearerToken, State
@@ -56,13 +61,13 @@ class LogoutRequest(BaseModel):
     refresh_token: str | None = None
 
 
-@router.post("/register", status_code=201)
-def register(body: RegisterRequest, state: State) -> dict[str, Any]:
+@router.post("/register", response_class=PlainTextResponse)
+def register(body: RegisterRequest, state: State) -> PlainTextResponse:
     """Create an account (403 when registration is turned off)."""
     if body.password_repeat is not None and body.password_repeat != body.password:
         raise ValidationError.for_field("password_repeat", "Passwords do not match")
-    user = state.auth.register(email=body.email, password=body.password)
-    return {"id": user.id, "email": user.email}
+    state.auth.register(email=body.email, password=body.password)
+    return PlainTextResponse("registered")
 
 
 @router.post("/login")
@@ -80,14 +85,15 @@ def refresh(body: RefreshRequest, state: State) -> dict[str, Any]:
 
 
 # Two routes rather than one with two methods: each gets its own OpenAPI operation id.
-@router.get("/logout", status_code=204)
-@router.post("/logout", status_code=204)
+@router.get("/logout", response_class=PlainTextResponse)
+@router.post("/logout", response_class=PlainTextResponse)
 def logout(
+    request: Request,
     state: State,
     token: BearerToken,
     refresh_token: RefreshTokenHeader = None,
     body: LogoutRequest | None = None,
-) -> Response:
+) -> PlainTextResponse:
     """End the session of the refresh token given (body or ``Refresh-Token`` header); with
     only an auth token, end every session of its user, as TrailBase does."""
     presented = (body.refresh_token if body else None) or refresh_token
@@ -95,7 +101,8 @@ def logout(
         state.auth.logout(presented)
     elif token is not None:
         state.auth.logout_all(state.tokens.verify(token))
-    return Response(status_code=204)
+    # TrailBase's bodies: "logged out" for GET, nothing for POST.
+    return PlainTextResponse("logged out" if request.method == "GET" else "")
 
 
 @router.get("/status")

@@ -1,7 +1,7 @@
 """Routes under /api/transaction/v1.
 
 POST /api/transaction/v1/execute  {"operations": [...], "transaction": true}
-                                  -> {"ids": [...]} (ids of the created records)
+                                  -> {"ids": [...], "results": [{"Id": ...}, ...]}
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tinybase.api.deps import CurrentPrincipal, State
 from tinybase.errors import BadRequestError
-from tinybase.records.transaction import execute_operations
+from tinybase.records.transaction import execute_operations, response_body
 
 router = APIRouter(prefix="/api/transaction/v1", tags=["records (TrailBase)"])
 
@@ -25,7 +25,7 @@ async def execute(request: Request, principal: CurrentPrincipal, state: State) -
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         raise BadRequestError("the body is not valid JSON") from None
-    ids = await run_in_threadpool(
+    results = await run_in_threadpool(
         execute_operations, state.db, state.record_apis.get, principal, body
     )
-    return {"ids": ids}
+    return response_body(results)
