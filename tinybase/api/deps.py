@@ -22,6 +22,7 @@ __all__ = [
     "BEARER_DOCS",
     "AdminUser",
     "BearerToken",
+    "ClientIp",
     "CurrentPrincipal",
     "CurrentUser",
     "State",
@@ -41,6 +42,18 @@ async def get_state(request: Request) -> AppState:
 
 
 State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_client_ip(request: Request) -> str:
+    """The peer's IP address, the key of per-IP rate limits.
+
+    The socket's peer, never a header the client sets; behind a reverse proxy, uvicorn's
+    ``--proxy-headers`` (trusted proxies only) makes it the real client's.
+    """
+    return request.client.host if request.client else "unknown"
+
+
+ClientIp = Annotated[str, Depends(get_client_ip)]
 
 # Declared for the OpenAPI docs only ("Authorize" button); the header is parsed below, so
 # that a malformed header is a 401 rather than silently anonymous.

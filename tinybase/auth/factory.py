@@ -38,7 +38,13 @@ def build_auth_service(db: Database, config: Config) -> AuthService:
         parallelism=config.auth_password_parallelism,
     )
     users = UserService(db, hasher, revocation)
-    resets = PasswordResetService(db, users, build_mailer(config), public_url=config.public_url)
+    per_minute = config.auth_login_attempts_per_minute
+    mail_limiter = SlidingWindowLimiter(
+        limit=config.auth_password_reset_mails_per_hour, window=3600.0
+    )
+    resets = PasswordResetService(
+        db, users, build_mailer(config), mail_limiter=mail_limiter, public_url=config.public_url
+    )
     return AuthService(
         users=users,
         sessions=SessionService(db, revocation, ttl=timedelta(hours=config.auth_token_ttl_hours)),
@@ -47,7 +53,10 @@ def build_auth_service(db: Database, config: Config) -> AuthService:
         setup=SetupService(db, users),
         revocation=revocation,
         hasher=hasher,
-        limiter=SlidingWindowLimiter(limit=config.auth_login_attempts_per_minute),
+        limiter=SlidingWindowLimiter(
+            limit=per_minute, detail="Too many login attempts; try again later"
+        ),
+        token_limiter=SlidingWindowLimiter(limit=per_minute),
         registration_allowed=registration_allowed,
     )
 

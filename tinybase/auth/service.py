@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tinybase.auth.passwords import PasswordHasher
@@ -45,12 +46,18 @@ class TokenStatus:
 
 
 class AuthService:
-    """Registration, login, refresh, logout and password changes.
+    """Registration, login, refresh, logout, password changes, resets and the first admin.
+
+    Every flow that checks a secret the caller may be guessing (a password, a reset or setup
+    token) counts the attempt before the check, atomically (see ``SlidingWindowLimiter``),
+    and gives it back only when the check succeeds.
 
     Args:
         users, sessions, tokens, resets, setup, revocation: the auth parts (see ``build``).
         hasher: verifies passwords (against a dummy hash for unknown accounts).
-        limiter: counts failed logins per IP and per account.
+        limiter: password guesses (login, password change) per IP and per account.
+        token_limiter: anonymous costly calls per IP and flow (registrations, reset requests,
+            reset and setup token redemptions).
         registration_allowed: asked on each registration (the runtime setting).
     """
 
@@ -65,6 +72,7 @@ class AuthService:
         revocation: RevocationCache,
         hasher: PasswordHasher,
         limiter: SlidingWindowLimiter,
+        token_limiter: SlidingWindowLimiter,
         registration_allowed: Callable[[], bool],
     ) -> None:
         self.users = users
@@ -75,17 +83,24 @@ class AuthService:
         self.revocation = revocation
         self._hasher = hasher
         self._limiter = limiter
+        self._token_limiter = token_limiter
         self.registration_allowed = registration_allowed
 
-    def register(self, *, email: str, password: str) -> UserRecord:
+    def register(self, *, email: str, password: str, client_ip: str) -> UserRecord:
         """Create a normal user.
+
+        Every registration hashes a password with argon2id for an anonymous caller, so each
+        one counts against the caller's IP, successful or not (a flood of sign-ups is as
+        costly as a flood of logins).
 
         Raises:
             PermissionDeniedError: registration is turned off.
+            RateLimitedError: too many registrations from this IP.
             ValidationError, ConflictError: see ``UserService.create_user``.
         """
         if not self.registration_allowed():
             raise PermissionDeniedError("Registration is disabled")
+        self._token_limiter.acquire(("register", client_ip))
         return self.users.create_user(email=email, password=password)
 
     def login(self, *, email: str, password: str, client_ip: str) -> LoginResult:
@@ -96,13 +111,11 @@ class AuthService:
             AuthenticationError: wrong email or password (one message for both).
         """
         account = email.strip().lower()
-        keys = (("ip", client_ip), ("account", account))
-        self._limiter.check(*keys)
-        user = self.users.find_by_email(account)
-        # Unknown accounts are verified against a dummy hash: the same work, the same time.
-        if not self._hasher.verify(user.password_hash if user else None, password):
-            self._limiter.record(*keys)
-            raise AuthenticationError(_BAD_CREDENTIALS)
+        with _attempt(self._limiter, ("ip", client_ip), ("account", account)):
+            user = self.users.find_by_email(account)
+            # Unknown accounts are verified against a dummy hash: the same work, the same time.
+            if not self._hasher.verify(user.password_hash if user else None, password):
+                raise AuthenticationError(_BAD_CREDENTIALS)
         assert user is not None
         return self._start(user, self.sessions.start(user.id))
 
@@ -151,31 +164,58 @@ class AuthService:
             raise AuthenticationError() from exc
 
     def change_password(
-        self, principal: Principal, *, current_password: str, new_password: str
+        self, principal: Principal, *, current_password: str, new_password: str, client_ip: str
     ) -> LoginResult:
         """Change the caller's password; every other token and session ends.
+
+        The current password is a guess like a login's (a stolen access token must not be a
+        password oracle): it is limited by the same counters, per IP and per account.
 
         Returns:
             A new session for the caller, so the client that changed it stays logged in.
 
         Raises:
+            RateLimitedError: too many failed attempts from this IP or for this account.
             BadRequestError: the current password is wrong.
             ValidationError: the new password is too short.
         """
         validate_password(new_password, field_name="new_password")
         user = self.me(principal)
-        if not self._hasher.verify(user.password_hash, current_password):
-            raise BadRequestError("Current password is incorrect")
+        with _attempt(self._limiter, ("ip", client_ip), ("account", user.email)):
+            if not self._hasher.verify(user.password_hash, current_password):
+                raise BadRequestError("Current password is incorrect")
         user = self.users.set_password(user.id, new_password)
         return self._start(user, self.sessions.start(user.id))
 
-    def request_password_reset(self, email: str) -> None:
-        """Mail a reset link if the address is registered (the caller learns nothing)."""
+    def request_password_reset(self, email: str, *, client_ip: str) -> None:
+        """Mail a reset link if the address is registered (the caller learns nothing).
+
+        Raises:
+            RateLimitedError: too many requests from this IP (the per-address limit is
+                silent, see ``PasswordResetService.request``).
+        """
+        self._token_limiter.acquire(("reset-request", client_ip))
         self.resets.request(email)
 
-    def confirm_password_reset(self, *, token: str, password: str) -> None:
-        """Set a new password with a reset token (see ``PasswordResetService.confirm``)."""
-        self.resets.confirm(token, password)
+    def confirm_password_reset(self, *, token: str, password: str, client_ip: str) -> None:
+        """Set a new password with a reset token (see ``PasswordResetService.confirm``).
+
+        Raises:
+            RateLimitedError: too many failed confirmations from this IP.
+        """
+        with _attempt(self._token_limiter, ("reset-confirm", client_ip)):
+            self.resets.confirm(token, password)
+
+    def setup_first_admin(
+        self, *, token: str, email: str, password: str, client_ip: str
+    ) -> UserRecord:
+        """Create the first admin with the console's setup token (see ``SetupService``).
+
+        Raises:
+            RateLimitedError: too many failed attempts from this IP.
+        """
+        with _attempt(self._token_limiter, ("setup", client_ip)):
+            return self.setup.redeem(token=token, email=email, password=password)
 
     # -- steps --------------------------------------------------------------------------
 
@@ -190,6 +230,17 @@ class AuthService:
         subject = TokenSubject(user.id, user.email, user.is_admin, user.token_version)
         access = self.tokens.issue(subject, session_id=session.session_id)
         return LoginResult(user=user, access=access, refresh_token=session.token)
+
+
+@contextmanager
+def _attempt(limiter: SlidingWindowLimiter, *keys: Hashable) -> Iterator[None]:
+    """Count an attempt before the block runs; give it back if the block succeeds.
+
+    A failure (any exception) stays counted: those are the guesses the limit is for.
+    """
+    attempt = limiter.acquire(*keys)
+    yield
+    limiter.release(attempt)
 
 
 def _user_id(principal: Principal) -> str:

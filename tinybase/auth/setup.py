@@ -11,9 +11,11 @@ import secrets
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
+
 from tinybase.auth.instance_secrets import delete_secret, read_secret, replace_secret
 from tinybase.auth.sessions import hash_token
-from tinybase.auth.users import UserRecord, UserService, normalize_email
+from tinybase.auth.users import UserRecord, UserService, normalize_email, validate_password
 from tinybase.data import Database
 from tinybase.errors import ConflictError, PermissionDeniedError
 from tinybase.settings import Config
@@ -66,22 +68,33 @@ class SetupService:
     def redeem(self, *, token: str, email: str, password: str) -> UserRecord:
         """Create (or promote) the first admin with a valid setup token; spend the token.
 
+        The token is checked before the password is hashed: a made-up token costs a SHA-256
+        and a read, not an argon2id hash. It is checked again in the write, where the token
+        is spent, so two concurrent redemptions cannot both succeed.
+
         Raises:
             ValidationError: bad email or password.
             ConflictError: an admin exists already.
             PermissionDeniedError: wrong or expired token.
         """
         email = normalize_email(email)
+        validate_password(password)
+        with self._db.read() as conn:
+            _check_redeemable(conn, token)
         password_hash = self._users.hash_password(password)
         with self._db.write() as conn:
-            if UserService.admin_exists_in(conn):
-                raise ConflictError("An admin already exists")
-            if not _matches(read_secret(conn, SETUP_TOKEN_SECRET), token):
-                raise PermissionDeniedError("Invalid or expired setup token")
+            _check_redeemable(conn, token)
             delete_secret(conn, SETUP_TOKEN_SECRET)
             user = self._users.make_admin(conn, email=email, password_hash=password_hash)
         self._users.remember(user)
         return user
+
+
+def _check_redeemable(conn: sa.Connection, token: str) -> None:
+    if UserService.admin_exists_in(conn):
+        raise ConflictError("An admin already exists")
+    if not _matches(read_secret(conn, SETUP_TOKEN_SECRET), token):
+        raise PermissionDeniedError("Invalid or expired setup token")
 
 
 def _matches(stored: str | None, token: str) -> bool:

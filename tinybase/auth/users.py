@@ -2,7 +2,9 @@
 
 Every change that must end a user's tokens (password, admin flag) bumps ``token_version``
 and ``updated_at`` in the same transaction, so other processes notice it on their next
-revocation poll (see ``revocation``).
+revocation poll (see ``revocation``). Every change of the password or the email address
+ends the user's pending password-reset tokens in that transaction too: a link mailed before
+the change (or to the old address) must not outlive it.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from tinybase.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Pa
 from tinybase.auth.revocation import RevocationCache, UserTokenState, is_user_id
 from tinybase.auth.sessions import revoke_user_sessions
 from tinybase.data import Database
-from tinybase.db.models import User
+from tinybase.db.models import PasswordReset, User
 from tinybase.errors import ConflictError, NotFoundError, ValidationError
 from tinybase.utils import utcnow, uuid7
 
 __all__ = ["UserRecord", "UserService", "normalize_email", "validate_password"]
 
 _user = User.__table__
+_reset = PasswordReset.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,9 +258,13 @@ class UserService:
     ) -> UserRecord:
         """Write ``changes`` to a user inside the caller's transaction.
 
-        With ``revoke_tokens``, the token version moves on and every session is revoked.
+        With ``revoke_tokens``, the token version moves on and every session is revoked. A
+        new password or email address ends every pending password-reset token of the user.
         """
         values = {**changes, "updated_at": utcnow()}
+        if "password_hash" in changes or "email" in changes:
+            pending = sa.and_(_reset.c.user_id == current.id, _reset.c.used_at.is_(None))
+            conn.execute(sa.delete(_reset).where(pending))
         if revoke_tokens:
             values["token_version"] = current.token_version + 1
             families = revoke_user_sessions(conn, current.id)

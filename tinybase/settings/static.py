@@ -105,7 +105,13 @@ class Config(BaseSettings):
         description="How often every process picks up logouts and demotions, in seconds.",
     )
     auth_login_attempts_per_minute: int = Field(
-        10, description="Login attempts allowed per minute, per IP and per account."
+        10,
+        description="Failed password attempts (login, password change) allowed per minute, "
+        "per IP and per account; also anonymous token attempts (reset confirmation, admin "
+        "setup) and reset requests per IP.",
+    )
+    auth_password_reset_mails_per_hour: int = Field(
+        3, description="Password-reset mails sent to one address per hour (then silence)."
     )
     # argon2id cost parameters; None keeps argon2-cffi's defaults.
     auth_password_time_cost: int | None = Field(

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from tinybase.api.deps import AdminUser, State
+from tinybase.api.deps import AdminUser, ClientIp, State
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -41,9 +41,11 @@ class UserChanges(BaseModel):
 
 
 @router.post("/setup", status_code=201)
-def setup_first_admin(body: SetupRequest, state: State) -> dict[str, Any]:
+def setup_first_admin(body: SetupRequest, client_ip: ClientIp, state: State) -> dict[str, Any]:
     """Create the first admin with the one-time token ``tinybase serve`` printed."""
-    user = state.auth.setup.redeem(token=body.token, email=body.email, password=body.password)
+    user = state.auth.setup_first_admin(
+        token=body.token, email=body.email, password=body.password, client_ip=client_ip
+    )
     return user.public()
 
 

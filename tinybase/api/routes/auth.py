@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from tinybase.api.deps import CurrentPrincipal, CurrentUser, State
+from tinybase.api.deps import ClientIp, CurrentPrincipal, CurrentUser, State
 from tinybase.auth.service import LoginResult
 from tinybase.errors import AuthenticationError, ValidationError
 
@@ -55,16 +55,15 @@ class ResetConfirmation(BaseModel):
 
 
 @router.post("/register", status_code=201)
-def register(body: Credentials, state: State) -> dict[str, Any]:
+def register(body: Credentials, client_ip: ClientIp, state: State) -> dict[str, Any]:
     """Create an account (403 when registration is turned off)."""
-    user = state.auth.register(email=body.email, password=body.password)
+    user = state.auth.register(email=body.email, password=body.password, client_ip=client_ip)
     return {"id": user.id, "email": user.email}
 
 
 @router.post("/login")
-def login(body: Credentials, request: Request, state: State) -> dict[str, Any]:
+def login(body: Credentials, client_ip: ClientIp, state: State) -> dict[str, Any]:
     """Exchange email and password for an access token and a refresh token."""
-    client_ip = request.client.host if request.client else "unknown"
     result = state.auth.login(email=body.email, password=body.password, client_ip=client_ip)
     return token_pair(result)
 
@@ -97,26 +96,29 @@ def me(principal: CurrentUser, state: State) -> dict[str, Any]:
 
 @router.post("/change-password")
 def change_password(
-    body: ChangePasswordRequest, principal: CurrentUser, state: State
+    body: ChangePasswordRequest, principal: CurrentUser, client_ip: ClientIp, state: State
 ) -> dict[str, Any]:
     """Change the caller's password; every other session ends, this one gets new tokens."""
     result = state.auth.change_password(
-        principal, current_password=body.current_password, new_password=body.new_password
+        principal,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client_ip=client_ip,
     )
     return token_pair(result)
 
 
 @router.post("/password-reset/request", status_code=202)
-def request_password_reset(body: ResetRequest, state: State) -> dict[str, str]:
+def request_password_reset(body: ResetRequest, client_ip: ClientIp, state: State) -> dict[str, str]:
     """Mail a reset link; the answer is the same whether or not the account exists."""
-    state.auth.request_password_reset(body.email)
+    state.auth.request_password_reset(body.email, client_ip=client_ip)
     return {"detail": RESET_REQUESTED}
 
 
 @router.post("/password-reset/confirm", status_code=204)
-def confirm_password_reset(body: ResetConfirmation, state: State) -> Response:
+def confirm_password_reset(body: ResetConfirmation, client_ip: ClientIp, state: State) -> Response:
     """Set a new password with a reset token (single use; every session ends)."""
-    state.auth.confirm_password_reset(token=body.token, password=body.password)
+    state.auth.confirm_password_reset(token=body.token, password=body.password, client_ip=client_ip)
     return Response(status_code=204)
 
 

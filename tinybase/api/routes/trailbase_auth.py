@@ -26,7 +26,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, model_validator
 
-from tinybase.api.deps import BearerToken, State
+from tinybase.api.deps import BearerToken, ClientIp, State
 from tinybase.auth.service import LoginResult
 from tinybase.errors import ValidationError
 
@@ -62,19 +62,18 @@ class LogoutRequest(BaseModel):
 
 
 @router.post("/register", response_class=PlainTextResponse)
-def register(body: RegisterRequest, state: State) -> PlainTextResponse:
+def register(body: RegisterRequest, client_ip: ClientIp, state: State) -> PlainTextResponse:
     """Create an account (403 when registration is turned off)."""
     if body.password_repeat is not None and body.password_repeat != body.password:
         raise ValidationError.for_field("password_repeat", "Passwords do not match")
-    state.auth.register(email=body.email, password=body.password)
+    state.auth.register(email=body.email, password=body.password, client_ip=client_ip)
     return PlainTextResponse("registered")
 
 
 @router.post("/login")
-def login(body: LoginRequest, request: Request, state: State) -> dict[str, Any]:
+def login(body: LoginRequest, client_ip: ClientIp, state: State) -> dict[str, Any]:
     """Exchange email and password for TrailBase's token triple."""
     email = body.email or body.email_or_username or ""
-    client_ip = request.client.host if request.client else "unknown"
     return _tokens(state.auth.login(email=email, password=body.password, client_ip=client_ip))
 
 
