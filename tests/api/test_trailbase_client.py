@@ -1,12 +1,18 @@
-"""TrailBase's official npm client (``trailbase``) against a real TinyBase server.
+"""TrailBase's official clients (npm ``trailbase``, PyPI ``trailbase``) against a real TinyBase.
 
-A session fixture prepares a SQLite database (an admin, a ``posts`` table), starts uvicorn
-on 127.0.0.1 in a subprocess, defines the record API over HTTP, and runs
-``tests/js/trailbase_scenario.mjs``: login, create, read, update, bulk create, list with
-filters, order and cursor paging, a transaction, refresh, delete, logout.
+A session fixture prepares a SQLite database (an admin, a ``posts`` table for the npm client,
+a ``notes`` table for the Python client), starts uvicorn on 127.0.0.1 in a subprocess, and
+defines the record APIs over HTTP. Each client then runs its scenario script in its own
+runtime: ``tests/js/trailbase_scenario.mjs`` with node (login, create, read, update, bulk
+create, list with filters, order and cursor paging, a transaction, refresh, delete, logout)
+and ``tests/py/trailbase_scenario.py`` with Python 3.13 (register, login, CRUD, filters,
+cursor, count, expand, transactions, refresh, both logouts).
 
-The npm package is installed with ``npm install`` into a cache directory. Without node/npm
-the test is skipped, except in CI or with ``TINYBASE_REQUIRE_PG=1``, where it fails.
+The npm package is installed with ``npm install`` into a cache directory; the PyPI package
+into a Python 3.13 virtualenv in a cache directory, made once. Without node/npm the npm test
+is skipped, except in CI or with ``TINYBASE_REQUIRE_PG=1``, where it fails. Without a Python
+3.13 interpreter (``TINYBASE_PYTHON313``, ``python3.13`` on PATH, or pyenv's) the Python test
+is skipped, except in CI or with ``TINYBASE_REQUIRE_PYTHON313=1`` (set by ``.ci/run``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,13 +34,32 @@ from tinybase.api.startup import build_state
 from tinybase.settings import load_config
 
 JS_DIR = Path(__file__).parent.parent / "js"
+PY_SCENARIO = Path(__file__).parent.parent / "py" / "trailbase_scenario.py"
 CACHE_DIR = Path(os.environ.get("TINYBASE_JS_CACHE", Path.home() / ".cache" / "tinybase-js"))
+PY_CACHE_DIR = Path(
+    os.environ.get("TINYBASE_PY_CLIENT_CACHE", Path.home() / ".cache" / "tinybase-trailbase-py")
+)
+PY_CLIENT = "trailbase==0.7.4"
 ADMIN = ("admin@example.com", "admin password 123")
 USER = ("user@example.com", "user password 123")
+PY_USER = ("python@example.com", "python password 123")
 
 
-def _required() -> bool:
-    return os.environ.get("TINYBASE_REQUIRE_PG") == "1" or bool(os.environ.get("CI"))
+def _required(variable: str = "TINYBASE_REQUIRE_PG") -> bool:
+    return os.environ.get(variable) == "1" or bool(os.environ.get("CI"))
+
+
+def _python313() -> str | None:
+    """A Python 3.13 interpreter: TINYBASE_PYTHON313, pyenv's, or python3.13 on PATH (the
+    first that runs: pyenv's shim on PATH fails when 3.13 is not the selected version)."""
+    candidates = [os.environ.get("TINYBASE_PYTHON313")]
+    candidates += [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))]
+    candidates.append(shutil.which("python3.13"))
+    check = "import sys; sys.exit(sys.version_info[:2] != (3, 13))"
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", check], capture_output=True).returncode == 0:
+            return candidate
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +84,27 @@ def trailbase_js() -> Path:
     return CACHE_DIR
 
 
+@pytest.fixture(scope="session")
+def trailbase_python() -> Path:
+    """The interpreter of a Python 3.13 virtualenv with PyPI's ``trailbase`` installed."""
+    base = _python313()
+    if base is None:
+        if _required("TINYBASE_REQUIRE_PYTHON313"):
+            pytest.fail("Python 3.13 is required in CI for the TrailBase Python client test")
+        pytest.skip("no Python 3.13 interpreter (set TINYBASE_PYTHON313)")
+    python = PY_CACHE_DIR / "venv" / "bin" / "python"
+    stamp = PY_CACHE_DIR / "venv" / "installed.txt"
+    if not (python.exists() and stamp.exists() and stamp.read_text() == PY_CLIENT):
+        subprocess.run([base, "-m", "venv", "--clear", str(python.parent.parent)], check=True)
+        install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*install, PY_CLIENT], check=True, capture_output=True, timeout=300)
+        stamp.write_text(PY_CLIENT)
+    return python
+
+
 def _prepare(db_url: str) -> None:
-    """Migrate, add an admin and a plain ``posts`` table (what ``tinybase admin add`` does)."""
+    """Migrate, add an admin and the ``posts`` and ``notes`` tables (what ``tinybase admin
+    add`` does)."""
     state = build_state(load_config(db_url=db_url))
     try:
         state.users.create_user(email=ADMIN[0], password=ADMIN[1], is_admin=True)
@@ -70,6 +115,15 @@ def _prepare(db_url: str) -> None:
             metadata,
             sa.Column("id", sa.String(36), primary_key=True),
             sa.Column("owner", sa.String(36), sa.ForeignKey("_user.id"), nullable=False),
+            sa.Column("title", sa.String(200)),
+            sa.Column("score", sa.Integer),
+        )
+        sa.Table(
+            "notes",
+            metadata,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("owner", sa.String(36), sa.ForeignKey("_user.id"), nullable=False),
+            sa.Column("parent", sa.String(36), sa.ForeignKey("notes.id")),
             sa.Column("title", sa.String(200)),
             sa.Column("score", sa.Integer),
         )
@@ -90,30 +144,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         yield base, db_url
 
 
-def _define_api(base: str) -> None:
+def _define_api(base: str, table: str, **config: Any) -> None:
+    """Define an owner-only record API over ``table`` as the admin, over HTTP."""
     with httpx.Client(base_url=base) as http:
         login = http.post("/api/auth/v1/login", json={"email": ADMIN[0], "password": ADMIN[1]})
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['auth_token']}"}
         api = {
-            "name": "posts",
-            "table_name": "posts",
+            "name": table,
+            "table_name": table,
             "acl_authenticated": ["CREATE", "READ", "UPDATE", "DELETE"],
             "autofill_missing_user_id_columns": True,
             "create_access_rule": "_REQ_.owner = _USER_.id",
             "read_access_rule": "_ROW_.owner = _USER_.id",
             "update_access_rule": "_ROW_.owner = _USER_.id",
             "delete_access_rule": "_ROW_.owner = _USER_.id",
+            **config,
         }
         response = http.post("/api/admin/record-apis", json=api, headers=headers)
         assert response.status_code == 201, response.text
-        response = http.post("/api/auth/v1/register", json={"email": USER[0], "password": USER[1]})
-        assert (response.status_code, response.text) == (200, "registered")
 
 
 def test_trailbase_npm_client_scenario(server: tuple[str, str], trailbase_js: Path) -> None:
     base, db_url = server
-    _define_api(base)
+    _define_api(base, "posts")
+    with httpx.Client(base_url=base) as http:
+        response = http.post("/api/auth/v1/register", json={"email": USER[0], "password": USER[1]})
+        assert (response.status_code, response.text) == (200, "registered")
     result = subprocess.run(
         ["node", "trailbase_scenario.mjs", base, *USER],
         cwd=trailbase_js,
@@ -140,3 +197,31 @@ def test_trailbase_npm_client_scenario(server: tuple[str, str], trailbase_js: Pa
         engine.dispose()
     assert sorted(rows) == [("b1", 50), ("b3", 7), ("b4", 8), ("tx", 9)]
     assert owners == [USER[0]]
+
+
+def test_trailbase_python_client_scenario(server: tuple[str, str], trailbase_python: Path) -> None:
+    base, db_url = server
+    _define_api(base, "notes", expand=["parent"])
+    result = subprocess.run(
+        [str(trailbase_python), str(PY_SCENARIO), base, *PY_USER],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["first"] == ["b4", "b3", "b2"] and seen["second"] == ["b1"]
+    assert (seen["count"], seen["failedTransaction"], seen["afterLogout"]) == (4, 404, 401)
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT title, score FROM notes").all()
+            sessions = connection.exec_driver_sql(
+                "SELECT count(*) FROM _session s JOIN _user u ON u.id = s.user_id"
+                " WHERE u.email = ? AND s.revoked_at IS NULL",
+                (PY_USER[0],),
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert sorted(rows) == [("b1", 50), ("b3", 7), ("b4", 8), ("first", 2), ("tx", 9)]
+    assert sessions == 0  # both logouts ended their sessions
