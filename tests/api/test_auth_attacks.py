@@ -1,9 +1,9 @@
-"""Attacks on the auth flows, from the attacker's side (issue 16, items 9 to 13).
+"""Attacks on the auth flows, from the attacker's side (issue 16, items 3 and 9 to 13).
 
 Each test plays one attack against the app: concurrent password guesses, a stolen access
 token used as a password oracle, stale reset links, made-up tokens that cost an argon2id
-hash, and mail floods. Limits are the defaults of ``FAST_TEST_CONFIG`` (10 attempts per
-minute, 3 reset mails per address and hour).
+hash, mail floods, and bodies with text no database can store. Limits are the defaults of
+``FAST_TEST_CONFIG`` (10 attempts per minute, 3 reset mails per address and hour).
 """
 
 from __future__ import annotations
@@ -352,3 +352,101 @@ def test_registrations_are_limited_per_ip(
         200,
         201,
     )
+
+
+# -- 3: text that cannot be encoded ------------------------------------------------------
+
+SURROGATE = "\\ud800"  # as spelled in the JSON text: a lone high surrogate
+UNICODE_ERROR = "Input should be a valid string, unable to parse raw data as a unicode string"
+
+_BODIES: list[tuple[str, str, str, bool]] = [
+    # (method, path, JSON body with {S} for the bad string, whether it needs a user/admin)
+    (
+        "POST",
+        "/api/auth/register",
+        '{"email": "a@example.com", "password": "{S}long enough"}',
+        False,
+    ),
+    (
+        "POST",
+        "/api/auth/register",
+        '{"email": "{S}@example.com", "password": "long enough"}',
+        False,
+    ),
+    ("POST", "/api/auth/login", '{"email": "{victim}", "password": "{S}long enough"}', False),
+    ("POST", "/api/auth/login", '{"email": "{S}", "password": "long enough"}', False),
+    ("POST", "/api/auth/refresh", '{"refresh_token": "{S}"}', False),
+    ("POST", "/api/auth/logout", '{"refresh_token": "{S}"}', False),
+    ("POST", "/api/auth/change-password", '{"current_password": "{S}", "new_password": "x"}', True),
+    ("POST", "/api/auth/password-reset/request", '{"email": "{S}@example.com"}', False),
+    (
+        "POST",
+        "/api/auth/password-reset/confirm",
+        '{"token": "{S}", "password": "long enough"}',
+        False,
+    ),
+    (
+        "POST",
+        "/api/auth/password-reset/confirm",
+        '{"token": "t", "password": "{S}long enough"}',
+        False,
+    ),
+    (
+        "POST",
+        "/api/auth/v1/register",
+        '{"email": "b@example.com", "password": "{S}long enough"}',
+        False,
+    ),
+    (
+        "POST",
+        "/api/auth/v1/login",
+        '{"email_or_username": "{S}", "password": "long enough"}',
+        False,
+    ),
+    ("POST", "/api/auth/v1/login", '{"email": "{victim}", "password": "{S}long enough"}', False),
+    ("POST", "/api/auth/v1/refresh", '{"refresh_token": "{S}"}', False),
+    ("POST", "/api/auth/v1/logout", '{"refresh_token": "{S}"}', False),
+    (
+        "POST",
+        "/api/admin/setup",
+        '{"token": "{S}", "email": "o@example.com", "password": "long enough"}',
+        False,
+    ),
+    ("POST", "/api/admin/users", '{"email": "c@example.com", "password": "{S}long enough"}', True),
+    ("PATCH", "/api/admin/users/{victim_id}", '{"password": "{S}long enough"}', True),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "template", "as_admin"), _BODIES)
+def test_lone_surrogate_in_a_body_is_a_422_naming_the_field(
+    client: TestClient,
+    make_user: Callable[..., TestUser],
+    admin: TestUser,
+    method: str,
+    path: str,
+    template: str,
+    as_admin: bool,
+) -> None:
+    victim = make_user()
+    before = password_hash(client, victim.id)
+    body = template.replace("{S}", SURROGATE).replace("{victim}", victim.email)
+    field = re.search(r'"(\w+)": "[^"]*\{S\}', template)
+    assert field is not None
+    headers = {"Content-Type": "application/json"}
+    if as_admin:
+        headers |= admin.headers
+    response = client.request(
+        method,
+        path.replace("{victim_id}", victim.id),
+        content=body.encode(),
+        headers=headers,
+    )
+    assert (response.status_code, response.json()) == (
+        422,
+        {
+            "detail": [
+                {"loc": ["body", field.group(1)], "msg": UNICODE_ERROR, "type": "string_unicode"}
+            ]
+        },
+    )
+    assert password_hash(client, victim.id) == before

@@ -15,26 +15,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
+from tinybase.api.bodies import RequestBody
 from tinybase.api.deps import AdminUser, ClientIp, State
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-class SetupRequest(BaseModel):
+class SetupRequest(RequestBody):
     token: str
     email: str
     password: str
 
 
-class NewUser(BaseModel):
+class NewUser(RequestBody):
     email: str
     password: str
     is_admin: bool = False
 
 
-class UserChanges(BaseModel):
+class UserChanges(RequestBody):
     email: str | None = None
     password: str | None = None
     is_admin: bool | None = None

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
 
+from tinybase.api.bodies import RequestBody
 from tinybase.api.deps import ClientIp, CurrentPrincipal, CurrentUser, State
 from tinybase.auth.service import LoginResult
 from tinybase.errors import AuthenticationError, ValidationError
@@ -26,30 +26,30 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 RESET_REQUESTED = "If the address belongs to an account, a reset link has been sent to it."
 
 
-class Credentials(BaseModel):
+class Credentials(RequestBody):
     email: str
     password: str
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestBody):
     refresh_token: str
 
 
-class LogoutRequest(BaseModel):
+class LogoutRequest(RequestBody):
     refresh_token: str | None = None
     all: bool = False
 
 
-class ChangePasswordRequest(BaseModel):
+class ChangePasswordRequest(RequestBody):
     current_password: str
     new_password: str
 
 
-class ResetRequest(BaseModel):
+class ResetRequest(RequestBody):
     email: str
 
 
-class ResetConfirmation(BaseModel):
+class ResetConfirmation(RequestBody):
     token: str
     password: str
 

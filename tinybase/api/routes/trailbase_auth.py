@@ -24,8 +24,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, model_validator
+from pydantic import model_validator
 
+from tinybase.api.bodies import RequestBody
 from tinybase.api.deps import BearerToken, ClientIp, State
 from tinybase.auth.service import LoginResult
 from tinybase.errors import ValidationError
@@ -35,13 +36,13 @@ router = APIRouter(prefix="/api/auth/v1", tags=["auth (TrailBase)"])
 RefreshTokenHeader = Annotated[str | None, Header(alias="Refresh-Token")]
 
 
-class RegisterRequest(BaseModel):
+class RegisterRequest(RequestBody):
     email: str
     password: str
     password_repeat: str | None = None
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(RequestBody):
     email: str | None = None
     email_or_username: str | None = None
     password: str
@@ -53,11 +54,11 @@ class LoginRequest(BaseModel):
         return self
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestBody):
     refresh_token: str
 
 
-class LogoutRequest(BaseModel):
+class LogoutRequest(RequestBody):
     refresh_token: str | None = None
 
 
