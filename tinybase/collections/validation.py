@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from tinybase.collections.fields import FieldType
 from tinybase.errors import ValidationError
+from tinybase.records.values import check_json
 
 if TYPE_CHECKING:
     from tinybase.collections.schema import CollectionSchema, FieldSchema
@@ -204,23 +205,11 @@ def _date(field: FieldSchema, value: Any) -> date:
 
 
 def _json(field: FieldSchema, value: Any) -> Any:
-    _check_json(value)
+    try:
+        check_json(value)
+    except ValueError as exc:
+        raise FieldValueError(str(exc)) from None
     return value
-
-
-def _check_json(value: Any) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise FieldValueError("JSON object keys must be strings")
-            _check_json(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json(item)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise FieldValueError("JSON numbers must be finite")
-    elif value is not None and not isinstance(value, str | int | float | bool):
-        raise FieldValueError(f"{type(value).__name__} is not a JSON value")
 
 
 def _relation(field: FieldSchema, value: Any) -> str:

@@ -221,7 +221,7 @@ def _dump_json(value: Any) -> Any:
         return None
     try:
         return json.dumps(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidDataError(f"value is not JSON serializable: {value!r}") from exc
 
 

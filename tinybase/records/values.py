@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from tinybase.data.codecs import column_kind
 
-__all__ = ["ValueKind", "convert", "value_kind"]
+__all__ = ["MAX_JSON_DEPTH", "ValueKind", "check_json", "convert", "value_kind"]
 
 
 class ValueKind:
@@ -189,7 +189,45 @@ def _to_text(value: Any) -> str:
     raise ValueError("expected a string")
 
 
+MAX_JSON_DEPTH = 64
+"""How deep arrays and objects may nest in a ``json`` column's value.
+
+Far more than data needs, and far below what breaks: the standard library's encoder and
+decoder recurse (a :class:`RecursionError` near 1000 levels), and orjson encodes at most 255
+levels, so a deeper stored value could never be read back.
+"""
+
+
+def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Check that ``value`` is plain JSON data that can be stored and read back.
+
+    Iterative, not recursive: the value may be nested as deep as the body parser allowed.
+
+    Raises:
+        ValueError: nested deeper than ``max_depth``, an object key that is not a string, a
+            number that is not finite, or a value of no JSON type (the reason, short).
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise ValueError(f"nested deeper than {max_depth} levels")
+            if isinstance(item, list):
+                pending.extend((child, depth + 1) for child in item)
+                continue
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise ValueError("JSON object keys must be strings")
+                pending.append((child, depth + 1))
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("JSON numbers must be finite")
+        elif item is not None and not isinstance(item, str | int | float | bool):
+            raise ValueError(f"{type(item).__name__} is not a JSON value")
+
+
 def _to_json(value: Any) -> Any:
+    check_json(value)
     return value
 
 

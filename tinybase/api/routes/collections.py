@@ -43,12 +43,13 @@ from tinybase.api.deps import (
     app_state,
     get_principal,
 )
+from tinybase.api.json_body import parse_json_body
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.collections.access import may_see
 from tinybase.collections.catalog import collection_row, definition_of
 from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, CollectionRecords
-from tinybase.errors import NotFoundError
+from tinybase.errors import BadRequestError, NotFoundError
 from tinybase.records.executor import executor_for
 
 router = APIRouter(prefix="/api/collections", tags=["collections"])
@@ -90,13 +91,21 @@ class RecordBody(BaseModel):
 
         Parsed here, after the caller is known (a bad token is a 401 before any body
         check), rather than declared as a parameter: FastAPI's solving costs more than the
-        parsing. Same model, same 422 through the one error handler.
+        parsing. Parsed by :func:`~tinybase.api.json_body.parse_json_body`, as the other
+        record bodies are (Pydantic's parser names no field for a lone surrogate), then
+        checked by the model; malformed JSON stays the 422 FastAPI gives.
 
         Raises:
             RequestValidationError: not JSON, or not ``{"data": {...}}`` (422, named).
+            ValidationError: a lone surrogate in a string or key (422, named).
         """
         try:
-            return cls.model_validate_json(await request.body()).data
+            body = parse_json_body(await request.body())
+        except BadRequestError as exc:
+            error = {"loc": ("body",), "msg": exc.detail, "type": "json_invalid"}
+            raise RequestValidationError([error]) from None
+        try:
+            return cls.model_validate(body).data
         except PydanticValidationError as exc:
             raise RequestValidationError(
                 [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]

@@ -1,0 +1,266 @@
+"""Hostile JSON bodies on the record APIs: deep, invalid Unicode, not quite JSON, too large.
+
+Every case is sent anonymously (the APIs are open to the world, so the body is what is
+tested) on both families, bulk creates and transactions, on both dialects; each asserts the
+exact answer and that nothing was stored.
+
+``docs`` is a collection (its schema validates); ``notes`` is an admin-defined API over a
+plain table with a JSON column (no collection validator: only the engine checks values).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from tests.api.helpers import CORE, V1, define, make_collection, table_rows
+from tinybase.records.values import MAX_JSON_DEPTH
+
+TX = "/api/transaction/v1/execute"
+JSON = {"Content-Type": "application/json"}
+ACCESS = {"list": "public", "read": "public", "create": "public", "update": "public"}
+SURROGATE = "Input should be a valid string, unable to parse raw data as a unicode string"
+
+
+@pytest.fixture
+def world(client, admin):
+    make_collection(
+        client,
+        admin,
+        "docs",
+        [{"name": "t", "type": "string"}, {"name": "j", "type": "json"}],
+        ACCESS,
+    )
+    metadata = sa.MetaData()
+    sa.Table(
+        "notes",
+        metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("title", sa.Text, nullable=True),
+        sa.Column("doc", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+    )
+    with client.app.state.tinybase.db.write() as connection:
+        metadata.create_all(connection)
+    define(
+        client,
+        admin,
+        name="notes",
+        table_name="notes",
+        acl_world=["CREATE", "READ", "UPDATE"],
+    )
+    (doc,) = client.post(f"{V1}/docs", json={"t": "first"}).json()["ids"]
+    (note,) = client.post(f"{V1}/notes", json={"title": "first"}).json()["ids"]
+    return {
+        "doc": doc,
+        "note": note,
+        "before": {table: table_rows(client, table) for table in ("docs", "notes")},
+    }
+
+
+def _unchanged(client, world) -> None:
+    assert {table: table_rows(client, table) for table in ("docs", "notes")} == world["before"]
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _send(client, world, family: str, field: str, value_json: str):
+    """Write ``{field: value}`` (``value_json``: JSON text) through one route family."""
+    doc, note = world["doc"], world["note"]
+    routes = {
+        "v1 create": ("POST", f"{V1}/docs", "{%s}"),
+        "v1 update": ("PATCH", f"{V1}/docs/{doc}", "{%s}"),
+        "v1 bulk": ("POST", f"{V1}/docs", '[{"t": "ok"}, {%s}]'),
+        "plain create": ("POST", f"{V1}/notes", "{%s}"),
+        "plain update": ("PATCH", f"{V1}/notes/{note}", "{%s}"),
+        "core create": ("POST", f"{CORE}/docs/records", '{"data": {%s}}'),
+        "core update": ("PATCH", f"{CORE}/docs/records/{doc}", '{"data": {%s}}'),
+        "transaction": (
+            "POST",
+            TX,
+            '{"operations": [{"Create": {"api_name": "docs", "value": {%s}}}]}',
+        ),
+    }
+    method, url, template = routes[family]
+    body = template % f'"{field}": {value_json}'
+    return client.request(method, url, content=body.encode(), headers=JSON)
+
+
+# Where each family reports a field of the body (the collection validator says "data").
+LOCS = {
+    "v1 create": ["body", "data"],
+    "v1 update": ["body", "data"],
+    "v1 bulk": ["body", "data"],
+    "plain create": ["body"],
+    "plain update": ["body"],
+    "core create": ["body", "data"],
+    "core update": ["body", "data"],
+    "transaction": ["body", "data"],
+}
+# Where the body parser reports a place in the body (the path from its root).
+PATHS = {
+    "v1 create": ["body"],
+    "v1 update": ["body"],
+    "v1 bulk": ["body", 1],
+    "plain create": ["body"],
+    "plain update": ["body"],
+    "core create": ["body", "data"],
+    "core update": ["body", "data"],
+    "transaction": ["body", "operations", 0, "Create", "value"],
+}
+DOCS_FAMILIES = [family for family in LOCS if not family.startswith("plain")]
+
+
+def _json_field(family: str) -> str:
+    return "doc" if family.startswith("plain") else "j"
+
+
+def _text_field(family: str) -> str:
+    return "title" if family.startswith("plain") else "t"
+
+
+# -- 1: deeply nested bodies --------------------------------------------------------------
+
+DEEP_BODY = _nested(5000).encode()  # 10 kB, past orjson's 1024 levels and Python's stack
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/docs"), ("PATCH", "/docs/{doc}"), ("POST", "/notes"), ("PATCH", "/notes/{note}")],
+)
+def test_deep_bodies_on_the_trailbase_family_are_400(client, world, method, path):
+    url = V1 + path.format(**world)
+    response = client.request(method, url, content=DEEP_BODY, headers=JSON)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "the body is nested too deeply"}
+    _unchanged(client, world)
+
+
+def test_a_deep_transaction_body_is_400(client, world):
+    response = client.post(TX, content=b'{"operations": ' + DEEP_BODY + b"}", headers=JSON)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "the body is nested too deeply"}
+    _unchanged(client, world)
+
+
+@pytest.mark.parametrize("path", ["/docs/records", "/docs/records/{doc}"])
+def test_deep_bodies_on_the_core_family_are_422_json_invalid(client, world, path):
+    method = "PATCH" if "{doc}" in path else "POST"
+    body = b'{"data": {"j": ' + DEEP_BODY + b"}}"
+    response = client.request(method, CORE + path.format(**world), content=body, headers=JSON)
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "detail": [
+            {"loc": ["body"], "msg": "the body is nested too deeply", "type": "json_invalid"}
+        ]
+    }
+    _unchanged(client, world)
+
+
+# -- 2: deep values of json fields ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", list(LOCS))
+def test_a_json_value_nested_1000_deep_is_422_naming_the_field(client, world, family):
+    field = _json_field(family)
+    response = _send(client, world, family, field, _nested(1000))  # 2 kB, valid JSON
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "detail": [
+            {
+                "loc": [*LOCS[family], field],
+                "msg": f"nested deeper than {MAX_JSON_DEPTH} levels",
+                "type": "value_error",
+            }
+        ]
+    }
+    _unchanged(client, world)
+
+
+@pytest.mark.parametrize("family", ["v1 create", "plain create", "core create"])
+def test_json_values_up_to_the_depth_limit_are_stored_and_read_back(client, world, family):
+    field = _json_field(family)
+    too_deep = "[" * (MAX_JSON_DEPTH + 1) + "1" + "]" * (MAX_JSON_DEPTH + 1)
+    assert _send(client, world, family, field, too_deep).status_code == 422
+    response = _send(
+        client, world, family, field, "[" * MAX_JSON_DEPTH + "1" + "]" * MAX_JSON_DEPTH
+    )
+    assert response.status_code in (200, 201), response.text
+    created = response.json()["ids"][0] if "ids" in response.json() else response.json()["id"]
+    api = "notes" if family.startswith("plain") else "docs"
+    read = client.get(f"{V1}/{api}/{created}")
+    assert read.status_code == 200, read.text
+    expected: Any = 1
+    for _ in range(MAX_JSON_DEPTH):
+        expected = [expected]
+    assert read.json()[field] == expected
+
+
+# -- 3: lone surrogates -------------------------------------------------------------------
+
+
+def _surrogate_error(loc: list[Any]) -> dict[str, Any]:
+    return {"detail": [{"loc": loc, "msg": SURROGATE, "type": "string_unicode"}]}
+
+
+@pytest.mark.parametrize("family", list(LOCS))
+def test_a_lone_surrogate_in_a_value_is_422_naming_the_field(client, world, family):
+    field = _text_field(family)
+    response = _send(client, world, family, field, '"abc\\ud800"')
+    assert response.status_code == 422, response.text
+    assert response.json() == _surrogate_error([*PATHS[family], field])
+    _unchanged(client, world)
+    # A surrogate pair is one character: stored as such.
+    paired = _send(client, world, family, field, '"smile \\ud83d\\ude00"')
+    assert paired.status_code in (200, 201), paired.text
+    table = "notes" if family.startswith("plain") else "docs"
+    assert "smile \U0001f600" in [row[field] for row in table_rows(client, table)]
+
+
+@pytest.mark.parametrize("family", list(LOCS))
+def test_a_lone_surrogate_in_a_key_is_422_naming_it_escaped(client, world, family):
+    response = _send(client, world, family, "\\udfff", "1")
+    assert response.status_code == 422, response.text
+    assert response.json() == _surrogate_error([*PATHS[family], "\\udfff"])
+    _unchanged(client, world)
+
+
+@pytest.mark.parametrize("family", list(LOCS))
+def test_a_lone_surrogate_inside_a_json_value_is_422_with_its_path(client, world, family):
+    field = _json_field(family)
+    response = _send(client, world, family, field, '{"a": [1, "\\ud83d"]}')
+    assert response.status_code == 422, response.text
+    assert response.json() == _surrogate_error([*PATHS[family], field, "a", 1])
+    _unchanged(client, world)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"t": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8: not UTF-8
+        '{"t": "x"}'.encode("utf-16"),
+        b'{"t": NaN}',
+        b'{"t": Infinity}',
+        b'{"t": "x", "n": 1e400}',  # no double holds it
+    ],
+)
+@pytest.mark.parametrize("url", [f"{V1}/docs", f"{V1}/notes"])
+def test_bodies_that_are_not_json_are_400(client, world, url, body):
+    response = client.post(url, content=body, headers=JSON)
+    assert response.status_code == 400, response.text
+    expected = "the body holds a number out of range" if b"1e400" in body else None
+    assert response.json() == {"detail": expected or "the body is not valid JSON"}
+    _unchanged(client, world)
+
+
+def test_core_bodies_that_are_not_json_are_422_json_invalid(client, world):
+    for body in (b'{"data": {"t": "\xed\xa0\x80"}}', b'{"data": {"t": NaN}}'):
+        response = client.post(f"{CORE}/docs/records", content=body, headers=JSON)
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert (error["loc"], error["type"]) == (["body"], "json_invalid")
+    _unchanged(client, world)
