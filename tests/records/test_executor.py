@@ -107,6 +107,33 @@ def test_a_failing_write_in_a_group_rolls_back_only_itself(db: Database) -> None
     assert _stored(db) == [1, 3]
 
 
+def test_a_group_is_bounded_by_rows_as_well_as_jobs(db: Database) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("group commit is SQLite's")
+    executor = DatabaseExecutor(db)
+    commits: list[int] = []
+    sa.event.listen(db.engine, "commit", lambda connection: commits.append(1))
+    gate = threading.Event()
+
+    async def main() -> list[int]:
+        blocker = asyncio.ensure_future(executor.write(lambda: gate.wait(5) and _insert(db, 0)))
+        await asyncio.sleep(0.05)  # the writer thread is busy: the next four queue up
+        heavy = [
+            asyncio.ensure_future(executor.write(lambda n=n: _insert(db, n), rows=600))
+            for n in range(1, 5)
+        ]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.gather(blocker, *heavy)
+
+    try:
+        assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+    finally:
+        executor.close()
+    # The blocker alone, then two groups of 2 x 600 rows (one group of four without rows).
+    assert len(commits) == 3 and _stored(db) == [0, 1, 2, 3, 4]
+
+
 def test_group_commit_is_used_on_sqlite_only(db: Database) -> None:
     executor = DatabaseExecutor(db)
     try:

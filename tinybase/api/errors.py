@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tinybase.api.middleware import request_id
 from tinybase.api.responses import JSONResponse
+from tinybase.data import DatabaseBusyError
 from tinybase.errors import TinyBaseError
 
 __all__ = ["install_error_handlers"]
@@ -24,6 +25,18 @@ async def _tinybase_error(request: Request, exc: Exception) -> Response:
         logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    # Another process held SQLite's write lock past the wait: nothing was written, and a
+    # retry a moment later will most likely pass. A 503 says so; a 500 would claim a bug.
+    assert isinstance(exc, DatabaseBusyError)
+    logger.warning("write lock busy on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "The database is busy; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -54,6 +67,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every error as ``{"detail": ...}``."""
     app.add_exception_handler(TinyBaseError, _tinybase_error)
+    app.add_exception_handler(DatabaseBusyError, _database_busy)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -25,7 +25,7 @@ def build_state(config: Config) -> AppState:
     to date (safe when several processes start at once) and loads the runtime settings,
     binding the module-level ``tinybase.settings.settings`` to them.
     """
-    db = database(config.db_url)
+    db = database(config.db_url, write_wait_seconds=config.db_write_wait_seconds)
     try:
         upgrade(db)
         runtime_settings = SettingsStore(db)

@@ -12,7 +12,13 @@ The bottom layer of TinyBase: it imports nothing from the other TinyBase package
 
 from tinybase.data.database import Database, database
 from tinybase.data.engine import create_engine
-from tinybase.data.errors import DataError, InvalidDataError, NotFoundError, SchemaChangeError
+from tinybase.data.errors import (
+    DatabaseBusyError,
+    DataError,
+    InvalidDataError,
+    NotFoundError,
+    SchemaChangeError,
+)
 from tinybase.data.records import UNSET
 from tinybase.data.schema import sync_table
 from tinybase.data.table import Table
@@ -21,6 +27,7 @@ __all__ = [
     "UNSET",
     "DataError",
     "Database",
+    "DatabaseBusyError",
     "InvalidDataError",
     "NotFoundError",
     "SchemaChangeError",

@@ -5,8 +5,10 @@ Every service of TinyBase talks to the database through two context managers:
 - :meth:`Database.write` opens one write transaction (committed on exit, rolled back on any
   exception). On SQLite, writes are serialized by a process-wide lock keyed by the database
   file and begin with ``BEGIN IMMEDIATE``, so concurrent writers wait their turn instead of
-  failing with "database is locked". A nested ``write()`` in the same thread joins the outer
-  transaction through a SAVEPOINT.
+  failing with "database is locked". Across processes (``--workers N``) the ``BEGIN
+  IMMEDIATE`` is retried until ``write_wait_seconds`` have passed, then
+  :class:`~tinybase.data.errors.DatabaseBusyError` is raised. A nested ``write()`` in the
+  same thread joins the outer transaction through a SAVEPOINT.
 - :meth:`Database.read` gives a connection for reads. Inside ``write()`` it is the write
   connection, so reads see the uncommitted writes of the same thread.
 
@@ -18,7 +20,10 @@ and :meth:`dbapi_read` for reads; :meth:`dbapi_writer`, :attr:`in_transaction`,
 
 from __future__ import annotations
 
+import random
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -27,14 +32,19 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tinybase.data.engine import IMMEDIATE_OPTION, create_engine, is_memory, sqlite_path
-from tinybase.data.errors import DataError, NotFoundError
+from tinybase.data.errors import DatabaseBusyError, DataError, NotFoundError
 from tinybase.data.placeholders import to_text_clause
 from tinybase.data.tableinfo import TableInfo, reflect_table
 
 if TYPE_CHECKING:
     from tinybase.data.table import Table
 
-__all__ = ["Database", "database"]
+__all__ = ["WRITE_WAIT_SECONDS", "Database", "database"]
+
+#: How long a SQLite write waits for another process to release the write lock.
+WRITE_WAIT_SECONDS = 30.0
+# One BEGIN IMMEDIATE waits at most this long in SQLite's busy handler before it is retried.
+_BEGIN_ATTEMPT_SECONDS = 1.0
 
 _file_locks: dict[str, threading.RLock] = {}
 _engine_locks: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -58,12 +68,17 @@ class Database:
     Args:
         engine: a SQLAlchemy engine, ideally made by :func:`tinybase.data.create_engine`
             (which configures SQLite for safe concurrent use).
+        write_wait_seconds: SQLite: how long :meth:`write` waits for the write lock that
+            another process holds before it raises ``DatabaseBusyError``.
 
     One ``Database`` may be shared by any number of threads.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, write_wait_seconds: float = WRITE_WAIT_SECONDS
+    ) -> None:
         self.engine = engine
+        self.write_wait_seconds = write_wait_seconds
         self.dialect: str = engine.dialect.name
         self._lock = _writer_lock(engine)
         self._memory = is_memory(engine)
@@ -106,6 +121,9 @@ class Database:
         if writer is None or writer.closed or writer.invalidated:
             writer = self.engine.connect()
             writer.execution_options(**{IMMEDIATE_OPTION: True})
+            attempt = min(self.write_wait_seconds, _BEGIN_ATTEMPT_SECONDS)
+            driver = writer.connection.driver_connection
+            driver.execute(f"PRAGMA busy_timeout={max(int(attempt * 1000), 1)}")
             self._writer = writer
         return writer
 
@@ -138,10 +156,34 @@ class Database:
     def _run_transaction(self, connection: sa.Connection) -> Iterator[sa.Connection]:
         self._local.connection = connection
         try:
-            with connection.begin():
+            with self._begin(connection):
                 yield connection
         finally:
             self._local.connection = None
+
+    def _begin(self, connection: sa.Connection) -> sa.RootTransaction:
+        """``connection.begin()``; on SQLite, retried while another process holds the lock.
+
+        Why retry rather than one long busy_timeout: SQLite's busy handler sleeps on a fixed
+        schedule, and a process that commits and begins again at once can win every time
+        (it did with ``--workers 2`` and bulk writes); a random pause between attempts
+        breaks that lockstep. A failed BEGIN leaves the connection outside a transaction.
+
+        Raises:
+            DatabaseBusyError: the lock was not free within ``write_wait_seconds``.
+        """
+        if self._lock is None:
+            return connection.begin()
+        deadline = time.monotonic() + self.write_wait_seconds
+        while True:
+            try:
+                return connection.begin()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusyError(self.write_wait_seconds) from exc
+                time.sleep(random.uniform(0.005, 0.05))
 
     transaction = write
 
@@ -375,6 +417,13 @@ def _is_select(sql: str) -> bool:
     return bool(words) and words[0].lower() in ("select", "values")
 
 
-def database(url: str) -> Database:
-    """Open a database: ``':memory:'``, a file path, ``sqlite:///...`` or ``postgresql://...``."""
-    return Database(create_engine(url))
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return str(exc).startswith(("database is locked", "database is busy"))
+
+
+def database(url: str, *, write_wait_seconds: float = WRITE_WAIT_SECONDS) -> Database:
+    """Open a database: ``':memory:'``, a file path, ``sqlite:///...`` or ``postgresql://...``.
+
+    ``write_wait_seconds``: see :class:`Database`.
+    """
+    return Database(create_engine(url), write_wait_seconds=write_wait_seconds)

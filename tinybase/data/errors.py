@@ -5,7 +5,8 @@ The tree::
     DataError
     ├── NotFoundError       (also a KeyError)
     ├── InvalidDataError    (also a ValueError)
-    └── SchemaChangeError
+    ├── SchemaChangeError
+    └── DatabaseBusyError
 
 Database driver errors (``IntegrityError`` and friends) propagate as SQLAlchemy exceptions;
 the transaction they happened in is always rolled back first.
@@ -13,7 +14,13 @@ the transaction they happened in is always rolled back first.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "InvalidDataError", "NotFoundError", "SchemaChangeError"]
+__all__ = [
+    "DataError",
+    "DatabaseBusyError",
+    "InvalidDataError",
+    "NotFoundError",
+    "SchemaChangeError",
+]
 
 
 class DataError(Exception):
@@ -44,3 +51,15 @@ class SchemaChangeError(DataError):
         super().__init__(message)
         self.table = table
         self.column = column
+
+
+class DatabaseBusyError(DataError):
+    """A SQLite write could not start: another process held the write lock too long.
+
+    Nothing was written; the write may be retried. Attributes:
+        waited: how long the write waited for the lock, in seconds.
+    """
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"the database stayed locked for {waited:g} s")
+        self.waited = waited

@@ -10,7 +10,11 @@ threads (queue, wake-up, GIL hand-off, loop wake-up) mostly disappears.
 
 Writes on SQLite go to one writer thread that commits a batch together (group commit): the
 batch runs in one transaction, each job inside its own SAVEPOINT, so a job that fails rolls
-back its own changes only and reports its own error; the others commit. A job's result is
+back its own changes only and reports its own error; the others commit. A group is bounded
+by jobs (``MAX_BATCH``) and by rows (``MAX_GROUP_ROWS``, from each job's ``rows`` hint): with
+several worker processes on one file, the others wait for the lock while a group runs, so a
+group of 64 bulk creates of 500 rows each (seconds of work) starved them into "database is
+locked". A job's result is
 posted only after the COMMIT returned, so an acknowledged write is as durable as a write
 committed on its own (WAL, ``synchronous=NORMAL``). SQLite has one writer at a time anyway,
 so nothing is lost by the single thread, and the COMMIT (the WAL append and its locks) is paid
@@ -33,11 +37,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = ["MAX_BATCH", "DatabaseExecutor", "close_executor", "executor_for"]
+__all__ = ["MAX_BATCH", "MAX_GROUP_ROWS", "DatabaseExecutor", "close_executor", "executor_for"]
 
 T = TypeVar("T")
 
 MAX_BATCH = 64
+MAX_GROUP_ROWS = 1000
 READERS = 2
 POSTGRES_WRITERS = 8
 
@@ -47,11 +52,12 @@ _Outcome = tuple[asyncio.Future[Any], bool, Any]
 class _Job:
     """One call to run in a worker thread, with the caller's context (request id for logs)."""
 
-    __slots__ = ("context", "fn", "future", "loop")
+    __slots__ = ("context", "fn", "future", "loop", "rows")
 
-    def __init__(self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop, rows: int) -> None:
         self.fn = fn
         self.loop = loop
+        self.rows = rows
         self.future: asyncio.Future[Any] = loop.create_future()
         self.context = contextvars.copy_context()
 
@@ -83,10 +89,10 @@ class _Lane:
         self._started = False
         self._guard = threading.Lock()
 
-    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+    def submit(self, fn: Callable[[], T], rows: int = 1) -> asyncio.Future[T]:
         if not self._started:
             self._start()
-        job = _Job(fn, asyncio.get_running_loop())
+        job = _Job(fn, asyncio.get_running_loop(), rows)
         self._queue.put(job)
         return job.future
 
@@ -118,8 +124,8 @@ class _Lane:
         first = self._queue.get()
         if first is None:
             return []
-        batch = [first]
-        while len(batch) < MAX_BATCH:
+        batch, rows = [first], first.rows
+        while len(batch) < MAX_BATCH and rows < MAX_GROUP_ROWS:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
@@ -128,6 +134,7 @@ class _Lane:
                 self._queue.put(None)
                 break
             batch.append(job)
+            rows += job.rows
         return batch
 
 
@@ -178,14 +185,15 @@ class DatabaseExecutor:
         """Run ``fn`` (which only reads) in a reader thread; return or raise what it does."""
         return await self._reads.submit(fn)
 
-    async def write(self, fn: Callable[[], T]) -> T:
+    async def write(self, fn: Callable[[], T], *, rows: int = 1) -> T:
         """Run ``fn`` (which writes through ``db.write()``) in the writer thread.
 
         On SQLite ``fn`` joins the current group transaction in its own SAVEPOINT; its result
         is returned once the group has committed. If ``fn`` raises, only its own changes are
-        rolled back and its exception is raised here.
+        rolled back and its exception is raised here. ``rows``: how many rows ``fn`` writes
+        (about), which bounds the group it joins.
         """
-        return await self._writes.submit(fn)
+        return await self._writes.submit(fn, rows)
 
     def close(self) -> None:
         """Stop the threads once the jobs already queued are done."""

@@ -71,6 +71,12 @@ class Config(BaseSettings):
         "sqlite:///./tinybase.db",
         description="sqlite:///path/to/file.db or postgresql://user:password@host/dbname.",
     )
+    db_write_wait_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="SQLite: how long a write waits for another process's write lock "
+        "(then 503 with Retry-After).",
+    )
     auth_token_ttl_hours: int = Field(
         24, description="Lifetime of a refresh token (a login session), in hours."
     )

@@ -21,19 +21,21 @@ writes to its group-committing writer), never to the event loop thread.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from tinybase.api.deps import app_state, get_principal
-from tinybase.api.json_body import parse_json_body
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.api.state import AppState
-from tinybase.errors import ValidationError
+from tinybase.errors import BadRequestError, ValidationError
 from tinybase.records.engine import RecordEngine
 from tinybase.records.executor import DatabaseExecutor, executor_for
 from tinybase.records.query import ListQuery
@@ -77,9 +79,12 @@ class Engines:
         """``call(engine of api)`` in a reader thread."""
         return await self.executor.read(lambda: self.registry.run(api, call, retry=True))
 
-    async def write(self, api: str, call: Callable[[RecordEngine], Any]) -> Any:
-        """``call(engine of api)`` in the writer thread (group commit on SQLite)."""
-        return await self.executor.write(lambda: self.registry.run(api, call, retry=False))
+    async def write(self, api: str, call: Callable[[RecordEngine], Any], *, rows: int = 1) -> Any:
+        """``call(engine of api)`` in the writer thread (group commit on SQLite, bounded by
+        the ``rows`` each call writes)."""
+        return await self.executor.write(
+            lambda: self.registry.run(api, call, retry=False), rows=rows
+        )
 
     @classmethod
     def of(cls, request: Request) -> Engines:
@@ -96,7 +101,10 @@ async def create_records(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     body = await _body(request)
     api = request.path_params["api"]
-    ids = await Engines.of(request).write(api, lambda engine: engine.create(principal, body))
+    rows = len(body) if isinstance(body, list) else 1
+    ids = await Engines.of(request).write(
+        api, lambda engine: engine.create(principal, body), rows=rows
+    )
     return JSONResponse({"ids": ids})
 
 
@@ -161,4 +169,10 @@ async def _body(request: Request) -> Any:
                 raise ValidationError.for_field(key, "given more than once")
             values[key] = value
         return values
-    return parse_json_body(await request.body())
+    raw = await request.body()
+    with contextlib.suppress(orjson.JSONDecodeError):
+        return orjson.loads(raw)
+    try:  # orjson refuses integers past 64 bits: parse them, so the engine names the field
+        return json.loads(raw)
+    except ValueError:
+        raise BadRequestError("the body is not valid JSON") from None
