@@ -21,21 +21,19 @@ writes to its group-committing writer), never to the event loop thread.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from tinybase.api.deps import app_state, get_principal
+from tinybase.api.json_body import parse_json_body
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.api.state import AppState
-from tinybase.errors import BadRequestError, ValidationError
+from tinybase.errors import ValidationError
 from tinybase.records.engine import RecordEngine
 from tinybase.records.executor import DatabaseExecutor, executor_for
 from tinybase.records.query import ListQuery
@@ -169,10 +167,4 @@ async def _body(request: Request) -> Any:
                 raise ValidationError.for_field(key, "given more than once")
             values[key] = value
         return values
-    raw = await request.body()
-    with contextlib.suppress(orjson.JSONDecodeError):
-        return orjson.loads(raw)
-    try:  # orjson refuses integers past 64 bits: parse them, so the engine names the field
-        return json.loads(raw)
-    except ValueError:
-        raise BadRequestError("the body is not valid JSON") from None
+    return parse_json_body(await request.body())
