@@ -10,13 +10,20 @@ plain table with a JSON column (no collection validator: only the engine checks 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import anyio
+import orjson
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.dialects import postgresql
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.api.helpers import CORE, V1, define, make_collection, table_rows
+from tinybase.api.app import create_app
+from tinybase.api.middleware import BodySizeLimitMiddleware
 from tinybase.records.values import MAX_JSON_DEPTH
 
 TX = "/api/transaction/v1/execute"
@@ -264,3 +271,113 @@ def test_core_bodies_that_are_not_json_are_422_json_invalid(client, world):
         [error] = response.json()["detail"]
         assert (error["loc"], error["type"]) == (["body"], "json_invalid")
     _unchanged(client, world)
+
+
+# -- 4: body size ---------------------------------------------------------------------------
+
+TOO_LARGE = {"detail": "the request body is larger than 1048576 bytes"}
+
+
+@pytest.mark.parametrize("url", [f"{V1}/docs", f"{V1}/notes", f"{CORE}/docs/records", TX])
+@pytest.mark.parametrize("token", [None, "garbage"])
+def test_a_12_mb_body_is_413_before_any_token_check(client, world, url, token):
+    headers = JSON | ({"Authorization": f"Bearer {token}"} if token else {})
+    body = b'{"t": "' + b"x" * 12_000_000 + b'"}'
+    response = client.post(url, content=body, headers=headers)
+    assert response.status_code == 413, response.text
+    assert response.json() == TOO_LARGE
+    assert response.headers["connection"] == "close"
+    assert response.headers["x-request-id"]
+    _unchanged(client, world)
+
+
+def test_the_body_limit_is_the_configured_one(app_config):
+    config = app_config.model_copy(update={"server_max_body_size": 64})
+    with TestClient(create_app(config)) as small:
+        response = small.post(f"{V1}/anything", content=b"[" + b" " * 62 + b"]", headers=JSON)
+        assert response.status_code == 404, response.text  # 64 bytes: read, and routed
+        response = small.post(f"{V1}/anything", content=b"[" + b" " * 63 + b"]", headers=JSON)
+        assert response.status_code == 413, response.text
+        assert response.json() == {"detail": "the request body is larger than 64 bytes"}
+
+
+def _asgi_post(run, app, path: str, messages: Iterator[Message], headers=()):
+    """POST a chunked body (``messages``) straight to ``app`` through ``run``.
+
+    Returns the status, the response body and how many messages the app side read.
+    """
+    pulled = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal pulled
+        message = next(messages, None)
+        if message is None:
+            return {"type": "http.disconnect"}
+        pulled += 1
+        return message
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"transfer-encoding", b"chunked"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    run(app, scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, body, pulled
+
+
+def _chunks(*bodies: bytes, endless: bytes | None = None) -> Iterator[Message]:
+    for body in bodies:
+        yield {"type": "http.request", "body": body, "more_body": True}
+    while endless is not None:
+        yield {"type": "http.request", "body": endless, "more_body": True}
+    yield {"type": "http.request", "body": b"", "more_body": False}
+
+
+def test_a_chunked_body_past_the_limit_is_cut_off_before_the_app_runs():
+    called = False
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal called
+        called = True
+
+    limited = BodySizeLimitMiddleware(app, max_body_size=1_048_576)
+    endless = _chunks(endless=b"x" * 65_536)
+    status, body, pulled = _asgi_post(anyio.run, limited, f"{V1}/docs", endless)
+    assert (status, orjson.loads(body)) == (413, TOO_LARGE)
+    assert pulled == 17  # 16 chunks are the limit exactly; the 17th is one too many
+    assert not called
+
+
+def test_a_chunked_body_past_the_limit_is_413_before_the_token_check(client, world):
+    headers = [(b"authorization", b"Bearer garbage"), (b"content-type", b"application/json")]
+    endless = _chunks(b'{"t": "', endless=b"x" * 65_536)
+    status, body, pulled = _asgi_post(
+        client.portal.call, client.app, f"{V1}/docs", endless, headers
+    )
+    assert (status, orjson.loads(body), pulled) == (413, TOO_LARGE, 17)
+    _unchanged(client, world)
+
+
+def test_a_chunked_body_within_the_limit_reaches_the_route_whole(client, world):
+    headers = [(b"content-type", b"application/json")]
+    chunks = _chunks(b'{"t": "chun', b'ked"}')
+    status, body, pulled = _asgi_post(client.portal.call, client.app, f"{V1}/docs", chunks, headers)
+    assert status == 200, body
+    assert pulled == 3
+    assert "chunked" in [row["t"] for row in table_rows(client, "docs")]

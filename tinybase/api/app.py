@@ -12,7 +12,7 @@ from fastapi.telemetry import TelemetryConfig
 from tinybase import __version__
 from tinybase.api.errors import install_error_handlers
 from tinybase.api.logs import configure_logging
-from tinybase.api.middleware import CORSMiddleware, RequestIdMiddleware
+from tinybase.api.middleware import BodySizeLimitMiddleware, CORSMiddleware, RequestIdMiddleware
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routes import (
     admin,
@@ -54,6 +54,8 @@ def create_app(config: Config | None = None) -> FastAPI:
     )
     app.state.config = config
     install_error_handlers(app)
+    # Innermost of the middleware: its 413 still gets the CORS and request-id headers.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_size=config.server_max_body_size)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_allow_origins,

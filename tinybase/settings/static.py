@@ -60,6 +60,11 @@ class Config(BaseSettings):
     # The seed's table.
     server_host: str = Field("0.0.0.0", description="Interface to listen on (0.0.0.0: all).")
     server_port: int = Field(8000, description="TCP port to listen on.")
+    server_max_body_size: int = Field(
+        1_048_576,
+        ge=0,
+        description="Largest request body accepted, in bytes (larger: 413 before it is read).",
+    )
     debug: bool = Field(False, description="Debug mode (never in production).")
     log_level: str = Field("info", description="critical, error, warning, info, debug or trace.")
     opentelemetry_enabled: bool = Field(
