@@ -28,6 +28,7 @@ __all__ = [
     "State",
     "app_state",
     "bearer_token",
+    "client_ip",
     "get_principal",
 ]
 
@@ -44,13 +45,18 @@ async def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-async def get_client_ip(request: Request) -> str:
-    """The peer's IP address, the key of per-IP rate limits.
+def client_ip(request: Request) -> str:
+    """The peer's IP address, the key of per-client limits.
 
     The socket's peer, never a header the client sets; behind a reverse proxy, uvicorn's
     ``--proxy-headers`` (trusted proxies only) makes it the real client's.
     """
     return request.client.host if request.client else "unknown"
+
+
+async def get_client_ip(request: Request) -> str:
+    """:func:`client_ip` as a dependency."""
+    return client_ip(request)
 
 
 ClientIp = Annotated[str, Depends(get_client_ip)]

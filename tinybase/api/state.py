@@ -16,6 +16,7 @@ from tinybase.auth.tokens import TokenService
 from tinybase.auth.users import UserService
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.data import Database
+from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import close_executor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
@@ -45,6 +46,7 @@ class AppState:
     tokens: TokenService
     collections: CollectionCatalog
     record_apis: RecordApiRegistry
+    conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:

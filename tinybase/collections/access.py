@@ -24,12 +24,14 @@ from typing import Any
 
 from tinybase.auth.principal import Principal
 from tinybase.errors import ValidationError
+from tinybase.records.access import may
 from tinybase.records.config import Permission, RecordApiConfig
 from tinybase.utils import AccessRule
 
 __all__ = [
     "OPERATIONS",
     "access_rules",
+    "allowed_operations",
     "may_see",
     "parse_options",
     "record_api_config",
@@ -168,6 +170,11 @@ def _rule_sql(operation: str, rule: str) -> str | None:
 
 
 _OWNER_GUARDS = {"create": _NO_FOREIGN_OWNER, "update": _OWNER_UNCHANGED}
+
+
+def allowed_operations(principal: Principal, config: RecordApiConfig) -> list[str]:
+    """The operations ``principal`` may attempt (the rules still decide which rows)."""
+    return [operation for operation in OPERATIONS if may(config, principal, operation)]
 
 
 def may_see(principal: Principal, config: RecordApiConfig) -> bool:

@@ -4,6 +4,8 @@
 (``record_apis() -> Iterable[tuple[RecordApiConfig, sa.Table]]``): one API per collection,
 named after it, built from its ``options.access`` (see :mod:`tinybase.collections.access`),
 carrying the collection's :class:`~tinybase.collections.records.CollectionValidator`.
+Every other API over a collection's table (admin-defined, configured) gets the same
+validator through ``validator_for``.
 The registry is told to drop what it cached whenever a collection changes (see
 ``CollectionCatalog.add_listener``).
 """
@@ -15,8 +17,8 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from tinybase.collections.catalog import CollectionCatalog, definition_of
-from tinybase.collections.records import with_validator
-from tinybase.records.config import RecordApiConfig
+from tinybase.collections.records import CollectionValidator, with_validator
+from tinybase.records.config import RecordApiConfig, RecordValidator
 
 __all__ = ["CollectionApiSource"]
 
@@ -33,3 +35,8 @@ class CollectionApiSource:
             definition = definition_of(collection)
             # The schema's validator rides along: the TrailBase family validates like ours.
             yield with_validator(self.catalog, definition), definition.table
+
+    def validator_for(self, table_name: str) -> RecordValidator | None:
+        """The schema's validator when ``table_name`` is a collection's table."""
+        definition = self.catalog.definition(table_name)
+        return None if definition is None else CollectionValidator(self.catalog, definition)

@@ -34,7 +34,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from tinybase.collections.access import parse_options, record_api_config
+from tinybase.auth.principal import Principal
+from tinybase.collections.access import allowed_operations, parse_options, record_api_config
 from tinybase.collections.names import collection_name_problem
 from tinybase.collections.schema import CollectionSchema, parse_schema
 from tinybase.collections.tables import build_table
@@ -47,7 +48,13 @@ from tinybase.records.access import check_rules, compile_rules
 from tinybase.records.config import RecordApiConfig
 from tinybase.utils import utcnow, uuid7
 
-__all__ = ["CollectionCatalog", "CollectionDefinition", "collection_row", "definition_of"]
+__all__ = [
+    "CollectionCatalog",
+    "CollectionDefinition",
+    "collection_row",
+    "collection_view",
+    "definition_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -505,6 +512,22 @@ def _collection(row: Mapping[str, Any]) -> Collection:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def collection_view(collection: Collection, principal: Principal) -> dict[str, Any]:
+    """A collection as ``principal`` may see it.
+
+    Admins get the whole row. Others get what they need to use the API, the fields and the
+    operations they may attempt (``operations``), and never the options: access rules are
+    SQL an admin wrote, and their literals can be secrets (an invite code a create rule
+    checks, say).
+    """
+    row = collection_row(collection)
+    if principal.is_admin:
+        return row
+    del row["options"]
+    row["operations"] = allowed_operations(principal, definition_of(collection).api)
+    return row
 
 
 def collection_row(collection: Collection) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from tinybase.auth.principal import SYSTEM, Principal
+from tinybase.auth.principal import Principal
 from tinybase.collections.catalog import CollectionCatalog, CollectionDefinition, definition_of
 from tinybase.collections.names import SYSTEM_COLUMNS
 from tinybase.collections.validation import field_error, validate_record_data
@@ -85,7 +85,13 @@ def _engine(db: Database, name: str, table: sa.Table, api: Any) -> RecordEngine:
 
 
 def record_shape(collection_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """An engine row as the seed's ``Record``: system columns, then the fields in ``data``."""
+    """An engine row as the seed's ``Record``: system columns, then the fields in ``data``.
+
+    A write's answer about a record the caller may not read is its id alone
+    (:meth:`RecordEngine.seen`): ``{"id", "collection_id"}``.
+    """
+    if len(row) == 1:
+        return {"id": row["id"], "collection_id": collection_id}
     return {
         "id": row["id"],
         "collection_id": collection_id,
@@ -153,6 +159,8 @@ class CollectionRecords:
     ) -> dict[str, Any]:
         """Create a record; the owner is ``owner_id`` (SYSTEM only) or the caller.
 
+        Returns the record, or only its id when the read rule hides it from the caller.
+
         Raises:
             ValidationError: bad, missing or unknown fields, or a relation to nothing (422).
             PermissionDeniedError / AuthenticationError: the create access denies it.
@@ -168,8 +176,7 @@ class CollectionRecords:
                 values["owner_id"] = owner_id
             engine = engine_for(self.db, definition)
             (record_id,) = engine.create(principal, values)
-            # Read back as SYSTEM: the caller just wrote these values, whatever the read rule.
-            return self._shape(definition, engine.read(SYSTEM, record_id))
+            return self._shape(definition, engine.seen(principal, record_id))
 
         return self._run(collection, create, retry=False)
 
@@ -195,6 +202,8 @@ class CollectionRecords:
     ) -> dict[str, Any]:
         """Change a record's fields (only those given when ``partial``; all otherwise).
 
+        Returns the record, or only its id when the read rule hides it from the caller.
+
         Raises:
             NotFoundError: no such record, or the caller may not read it.
             PermissionDeniedError: the caller may read it but not update it.
@@ -207,11 +216,16 @@ class CollectionRecords:
                 values = {field.name: None for field in definition.schema.fields} | values
             check_relations(self.catalog, principal, definition, values)
             engine = engine_for(self.db, definition)
-            # An empty change still goes through the update rule: it must not reveal (or
-            # touch) a record the caller may not update.
+            # An empty change still goes through the update rule (and writes nothing).
             return self._shape(definition, engine.update(principal, record_id, values))
 
         return self._run(collection, update, retry=False)
+
+    def conflicts_may_reveal(self, principal: Principal, collection: Collection | str) -> bool:
+        """Whether a unique conflict in ``collection`` could show ``principal`` a value they
+        may not read (see :mod:`tinybase.records.conflicts`)."""
+        definition = self.definition(collection)
+        return engine_for(self.db, definition).conflicts_may_reveal(principal)
 
     def delete(self, principal: Principal, collection: Collection | str, record_id: str) -> None:
         """Delete a record; 404 when it does not exist or the caller may not read it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -147,6 +148,20 @@ class RecordEngine:
             self.kinds[self.pk] == ValueKind.TEXT and getattr(pk_type, "length", None) == 36
         )
         self.generates_id = self.kinds[self.pk] in (ValueKind.TEXT, ValueKind.UUID)
+        self.unique_sets = _unique_column_sets(table)
+
+    def conflicts_may_reveal(self, principal: Principal) -> bool:
+        """Whether a unique conflict could tell ``principal`` a value they may not read.
+
+        True when a unique constraint covers a write-only or excluded column, or when the
+        read rules hide rows from ``principal`` (see :mod:`tinybase.records.conflicts`).
+        """
+        if principal.is_admin or not self.unique_sets:
+            return False
+        hidden = set(self.table.c.keys()) - set(self.readable)
+        if any(columns & hidden for columns in self.unique_sets):
+            return True
+        return not self._reads_everything(principal)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -344,7 +359,10 @@ class RecordEngine:
     def update(
         self, principal: Principal, record_id: Any, values: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """Change some fields of a record; return the record as stored.
+        """Change some fields of a record; return it as the caller may see it (:meth:`seen`).
+
+        An update that names no field writes nothing (``updated_at`` stays): it checks the
+        update rule and answers as a real update would.
 
         Raises:
             NotFoundError: no such record, or the caller may not read it.
@@ -357,19 +375,67 @@ class RecordEngine:
         if self.api.validator is not None:
             values = self.api.validator.validate(principal, values, partial=True)
         request = self._prepare(values, creating=False, key=key)
+        with map_database_errors(self.table.name), self.db.write() as connection:
+            if request:
+                row = self._update_row(connection, principal, rule, key, request)
+            else:
+                row = self._unchanged_row(connection, principal, rule, key)
+            if row is None:
+                self._raise_missing(connection, principal, key)
+            if self._reads_everything(principal):
+                return dict(zip(self.readable, row, strict=True))
+            return self.seen(principal, key)
+
+    def seen(self, principal: Principal, record_id: Any) -> dict[str, Any]:
+        """A record as ``principal`` may see it after writing it: whole if the read ACL and
+        rule let them read it, else only its id.
+
+        A write's answer must not show what a read would hide (``update: auth, read:
+        owner`` lets anyone change a row only its owner may read).
+        """
+        key = self.parse_id(record_id)
+        if may(self.api, principal, Operation.READ):
+            with contextlib.suppress(NotFoundError):
+                return self.read(principal, key)
+        return {self.pk: _plain_id(key)}
+
+    def _reads_everything(self, principal: Principal) -> bool:
+        """Whether ``principal`` may read every row (no read rule, or an admin)."""
+        return principal.is_admin or (
+            may(self.api, principal, Operation.READ) and self.rules[Operation.READ] is None
+        )
+
+    def _update_row(
+        self,
+        connection: sa.Connection,
+        principal: Principal,
+        rule: CompiledRule | None,
+        key: Any,
+        request: dict[str, Any],
+    ) -> Sequence[Any] | None:
         changes = dict(request)
         if "updated_at" in self.timestamps:
             changes["updated_at"] = utcnow()
         names = tuple(sorted(changes))
         params = self._params(principal, rule, key, request) | self._values(changes)
         statement = ("update", names, rule is not None)
-        with map_database_errors(self.table.name), self.db.write() as connection:
-            row = self._write_row(
-                connection, statement, lambda: self.statements.update(names, rule), params
-            )
-            if row is None:
-                self._raise_missing(connection, principal, key)
-        return dict(zip(self.readable, row, strict=True))
+        return self._write_row(
+            connection, statement, lambda: self.statements.update(names, rule), params
+        )
+
+    def _unchanged_row(
+        self, connection: sa.Connection, principal: Principal, rule: CompiledRule | None, key: Any
+    ) -> Sequence[Any] | None:
+        """The row ``key`` if the update rule lets ``principal`` change it (nothing written)."""
+        params = self._params(principal, rule, key, {})
+        if (
+            rule is not None
+            and not connection.execute(
+                self.statements.rule_holds(rule, on_row=True), params
+            ).first()
+        ):
+            return None
+        return connection.execute(self.statements.read(None), {ID_PARAM: key}).first()
 
     def delete(self, principal: Principal, record_id: Any) -> None:
         """Delete a record.
@@ -592,6 +658,17 @@ class RecordEngine:
         if not self.table.c[name].foreign_keys:
             raise BadRequestError(f"expand: {name!r} is not a foreign key")
         return None
+
+
+def _unique_column_sets(table: sa.Table) -> tuple[frozenset[str], ...]:
+    """The column sets of the table's unique constraints and indexes, the key aside."""
+    sets = {
+        frozenset(constraint.columns.keys())
+        for constraint in table.constraints
+        if isinstance(constraint, sa.UniqueConstraint)
+    }
+    sets |= {frozenset(index.columns.keys()) for index in table.indexes if index.unique}
+    return tuple(columns for columns in sets if columns and columns != {_primary_key(table)})
 
 
 def _primary_key(table: sa.Table) -> str:

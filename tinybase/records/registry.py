@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -29,13 +29,19 @@ import sqlalchemy as sa
 from tinybase.db.models import Collection, RecordApi
 from tinybase.db.types import UTCDateTime
 from tinybase.errors import ConflictError, NotFoundError, TinyBaseError, ValidationError
-from tinybase.records.config import RecordApiConfig
+from tinybase.records.config import RecordApiConfig, RecordValidator
 from tinybase.records.engine import RecordEngine
 
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = ["RecordApiRegistry", "RecordApiSource", "RegisteredApi", "reflect"]
+__all__ = [
+    "RecordApiRegistry",
+    "RecordApiSource",
+    "RegisteredApi",
+    "check_exposable",
+    "reflect",
+]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -47,7 +53,26 @@ _COLLECTIONS: sa.Table = Collection.__table__  # type: ignore[attr-defined]
 class RecordApiSource(Protocol):
     """Something that defines record APIs over tables it owns (collections do)."""
 
-    def record_apis(self) -> Iterable[tuple[RecordApiConfig, sa.Table]]: ...
+    def record_apis(self) -> Iterable[tuple[RecordApiConfig, sa.Table]]:
+        """Its APIs, each with the table it exposes."""
+        ...
+
+    def validator_for(self, table_name: str) -> RecordValidator | None:
+        """The validator every API over ``table_name`` must use, if the source owns it."""
+        ...
+
+
+def check_exposable(table_name: str) -> None:
+    """Refuse TinyBase's own tables: they hold credentials, sessions and secrets.
+
+    Checked where every API is built (:class:`RecordApiRegistry`), whatever defined it:
+    the admin API, ``tinybase.toml`` or code.
+
+    Raises:
+        ValidationError: ``table_name`` is a system table (``_`` first, or SQLite's own).
+    """
+    if table_name.startswith("_") or table_name.lower().startswith("sqlite_"):
+        raise ValidationError.for_field("table_name", "TinyBase's system tables are private")
 
 
 @dataclass(frozen=True)
@@ -193,6 +218,10 @@ class RecordApiRegistry:
     ) -> None:
         try:
             config = RecordApiConfig.from_mapping(entry).normalized()
+            check_exposable(config.table_name)
+            # An API over a table a source owns (a collection's) validates as the source
+            # does: otherwise it would store what the collection refuses.
+            config = replace(config, validator=self._validator_for(config.table_name))
             with self.db.read() as connection:
                 table, is_view = reflect(connection, config.table_name)
             self._add(
@@ -202,6 +231,13 @@ class RecordApiRegistry:
             # One broken API (a dropped table, say) must not take the others down.
             name = entry.get("name") if isinstance(entry, Mapping) else None
             logger.warning("record API %r (%s) skipped: %s", name, origin, _reason(exc))
+
+    def _validator_for(self, table_name: str) -> RecordValidator | None:
+        for source in self._sources:
+            validator = source.validator_for(table_name)
+            if validator is not None:
+                return validator
+        return None
 
     def _add(
         self,
@@ -216,6 +252,7 @@ class RecordApiRegistry:
         if config.name in apis:
             logger.warning("record API %r (%s) skipped: the name is taken", config.name, origin)
             return
+        check_exposable(config.table_name)
         engine = RecordEngine(self.db, config, table, read_only=read_only, expand_lookup=lookup)
         apis[config.name] = RegisteredApi(config, table, engine, origin)
 

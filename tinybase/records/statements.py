@@ -142,12 +142,11 @@ class Statements:
         return statement.on_conflict_do_update(index_elements=[self.pk], set_=changed)
 
     def update(self, names: tuple[str, ...], rule: CompiledRule | None) -> sa.Update:
-        """Update ``names`` of the row ``tb_id`` if ``rule`` holds; returns readable columns."""
+        """Update ``names`` (at least one) of the row ``tb_id`` if ``rule`` holds; returns
+        the readable columns."""
 
         def build() -> sa.Update:
             values: dict[str, Any] = {name: self._value_bind(name) for name in names}
-            if not values:  # nothing to set: still check the rule and report the row
-                values = {self.pk: self.table.c[self.pk]}
             statement = sa.update(self.table).values(values).where(self._target(rule))
             return statement.returning(*(self.table.c[name] for name in self.readable))
 

@@ -13,14 +13,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 
 from tinybase.db.models import RecordApi
 from tinybase.errors import ConflictError, NotFoundError, ValidationError
 from tinybase.records.access import check_rules
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
-from tinybase.records.registry import RecordApiRegistry, reflect
+from tinybase.records.registry import RecordApiRegistry, check_exposable, reflect
 from tinybase.utils import utcnow
 
 if TYPE_CHECKING:
@@ -121,9 +120,7 @@ class RecordApiStore:
         config = RecordApiConfig.from_mapping(data)
         if not _NAME.match(config.name):
             raise ValidationError.for_field("name", "letters, digits and _, at most 63")
-        if config.table_name in SQLModel.metadata.tables:
-            # TinyBase's own tables hold credentials and sessions: never exposed as records.
-            raise ValidationError.for_field("table_name", "TinyBase's system tables are private")
+        check_exposable(config.table_name)
         with self.db.read() as connection:
             table, is_view = reflect(connection, config.table_name)
             for key in ("excluded_columns", "expand"):

@@ -28,7 +28,8 @@ and the engine) to the database's :class:`~tinybase.records.executor.DatabaseExe
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -41,16 +42,21 @@ from tinybase.api.deps import (
     CurrentPrincipal,
     State,
     app_state,
+    client_ip,
     get_principal,
 )
 from tinybase.api.json_body import parse_json_body
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
+from tinybase.auth.principal import Principal
 from tinybase.collections.access import may_see
-from tinybase.collections.catalog import collection_row, definition_of
+from tinybase.collections.catalog import collection_row, collection_view, definition_of
 from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, CollectionRecords
 from tinybase.errors import BadRequestError, NotFoundError
+from tinybase.records.conflicts import caller_key
 from tinybase.records.executor import executor_for
+
+_T = TypeVar("_T")
 
 router = APIRouter(prefix="/api/collections", tags=["collections"])
 records_router = APIRouter(prefix="/api/collections", tags=["collections"], route_class=PlainRoute)
@@ -190,10 +196,8 @@ async def create_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     data = await RecordBody.data_of(request)
     name = request.path_params["name"]
-    state = app_state(request)
-    record = await executor_for(state.db).write(
-        lambda: CollectionRecords(state.collections).create(principal, name, data)
-    )
+    records = CollectionRecords(app_state(request).collections)
+    record = await _write(request, principal, name, lambda: records.create(principal, name, data))
     return JSONResponse(record, status_code=201)
 
 
@@ -218,9 +222,9 @@ async def update_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     data = await RecordBody.data_of(request)
     name, record_id = request.path_params["name"], request.path_params["record_id"]
-    state = app_state(request)
-    record = await executor_for(state.db).write(
-        lambda: CollectionRecords(state.collections).update(principal, name, record_id, data)
+    records = CollectionRecords(app_state(request).collections)
+    record = await _write(
+        request, principal, name, lambda: records.update(principal, name, record_id, data)
     )
     return JSONResponse(record)
 
@@ -240,11 +244,24 @@ async def delete_record(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def _write(request: Request, principal: Principal, name: str, write: Callable[[], _T]) -> _T:
+    """``write()`` in the writer thread, within the caller's conflict budget
+    (:mod:`tinybase.records.conflicts`)."""
+    state = app_state(request)
+    caller = caller_key(principal, client_ip(request))
+
+    def run() -> _T:
+        guarded = CollectionRecords(state.collections).conflicts_may_reveal(principal, name)
+        return state.conflicts.run(caller, write, guarded=guarded)
+
+    return await executor_for(state.db).write(run)
+
+
 @router.get("", openapi_extra=BEARER_DOCS)
 def list_collections(state: State, principal: CurrentPrincipal) -> JSONResponse:
     collections = state.collections.list()
     visible = [c for c in collections if may_see(principal, definition_of(c).api)]
-    return JSONResponse([collection_row(c) for c in visible])
+    return JSONResponse([collection_view(c, principal) for c in visible])
 
 
 @router.post("", status_code=201)
@@ -260,7 +277,7 @@ def get_collection(name: str, state: State, principal: CurrentPrincipal) -> JSON
     collection = state.collections.get(name)
     if collection is None or not may_see(principal, definition_of(collection).api):
         raise NotFoundError(f"collection {name!r} not found")
-    return JSONResponse(collection_row(collection))
+    return JSONResponse(collection_view(collection, principal))
 
 
 @router.patch("/{name}")

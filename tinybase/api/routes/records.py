@@ -28,12 +28,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
-from tinybase.api.deps import app_state, get_principal
+from tinybase.api.deps import app_state, client_ip, get_principal
 from tinybase.api.json_body import parse_json_body
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.api.state import AppState
+from tinybase.auth.principal import Principal
 from tinybase.errors import ValidationError
+from tinybase.records.conflicts import ConflictBudget, caller_key
 from tinybase.records.engine import RecordEngine
 from tinybase.records.executor import DatabaseExecutor, executor_for
 from tinybase.records.query import ListQuery
@@ -69,19 +71,35 @@ def _routes(
 class Engines:
     """The record engines of this app and the executor that runs their blocking calls."""
 
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: AppState, client: str) -> None:
         self.registry: RecordApiRegistry = state.record_apis
+        self.conflicts: ConflictBudget = state.conflicts
         self.executor: DatabaseExecutor = executor_for(state.db)
+        self.client = client
 
     async def read(self, api: str, call: Callable[[RecordEngine], Any]) -> Any:
         """``call(engine of api)`` in a reader thread."""
         return await self.executor.read(lambda: self.registry.run(api, call, retry=True))
 
-    async def write(self, api: str, call: Callable[[RecordEngine], Any], *, rows: int = 1) -> Any:
+    async def write(
+        self,
+        api: str,
+        principal: Principal,
+        call: Callable[[RecordEngine], Any],
+        *,
+        rows: int = 1,
+    ) -> Any:
         """``call(engine of api)`` in the writer thread (group commit on SQLite, bounded by
-        the ``rows`` each call writes)."""
+        the ``rows`` each call writes), within the caller's conflict budget
+        (:mod:`tinybase.records.conflicts`)."""
+        caller = caller_key(principal, self.client)
+
+        def run(engine: RecordEngine) -> Any:
+            guarded = engine.conflicts_may_reveal(principal)
+            return self.conflicts.run(caller, lambda: call(engine), guarded=guarded)
+
         return await self.executor.write(
-            lambda: self.registry.run(api, call, retry=False), rows=rows
+            lambda: self.registry.run(api, run, retry=False), rows=rows
         )
 
     @classmethod
@@ -91,7 +109,7 @@ class Engines:
         A plain call, not a dependency: FastAPI's cost grows with every dependency solved
         per request, and these handlers are the hot path.
         """
-        return cls(app_state(request))
+        return cls(app_state(request), client_ip(request))
 
 
 @_routes("POST", "/{api}")
@@ -101,7 +119,7 @@ async def create_records(request: Request) -> JSONResponse:
     api = request.path_params["api"]
     rows = len(body) if isinstance(body, list) else 1
     ids = await Engines.of(request).write(
-        api, lambda engine: engine.create(principal, body), rows=rows
+        api, principal, lambda engine: engine.create(principal, body), rows=rows
     )
     return JSONResponse({"ids": ids})
 
@@ -142,7 +160,9 @@ async def update_record(request: Request) -> Response:
     principal = await get_principal(request)
     body = await _body(request)
     api, record_id = request.path_params["api"], request.path_params["record_id"]
-    await Engines.of(request).write(api, lambda engine: engine.update(principal, record_id, body))
+    await Engines.of(request).write(
+        api, principal, lambda engine: engine.update(principal, record_id, body)
+    )
     return Response(status_code=200)
 
 
@@ -150,7 +170,9 @@ async def update_record(request: Request) -> Response:
 async def delete_record(request: Request) -> Response:
     principal = await get_principal(request)
     api, record_id = request.path_params["api"], request.path_params["record_id"]
-    await Engines.of(request).write(api, lambda engine: engine.delete(principal, record_id))
+    await Engines.of(request).write(
+        api, principal, lambda engine: engine.delete(principal, record_id)
+    )
     return Response(status_code=200)
 
 

@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from tinybase.api.deps import CurrentPrincipal, State
+from tinybase.api.deps import CurrentPrincipal, State, client_ip
 from tinybase.api.json_body import parse_json_body
-from tinybase.records.transaction import execute_operations, response_body
+from tinybase.records.conflicts import caller_key
+from tinybase.records.transaction import OperationResult, execute_operations, response_body
 
 router = APIRouter(prefix="/api/transaction/v1", tags=["records (TrailBase)"])
 
@@ -21,7 +22,13 @@ router = APIRouter(prefix="/api/transaction/v1", tags=["records (TrailBase)"])
 @router.post("/execute")
 async def execute(request: Request, principal: CurrentPrincipal, state: State) -> dict[str, Any]:
     body = parse_json_body(await request.body())
-    results = await run_in_threadpool(
-        execute_operations, state.db, state.record_apis.get, principal, body
-    )
+    caller = caller_key(principal, client_ip(request))
+
+    def run() -> list[OperationResult]:
+        return execute_operations(state.db, state.record_apis.get, principal, body)
+
+    # Any operation may conflict on a hidden value: every transaction of a caller but an
+    # admin draws on the conflict budget (see tinybase.records.conflicts).
+    guarded = not principal.is_admin
+    results = await run_in_threadpool(state.conflicts.run, caller, run, guarded=guarded)
     return response_body(results)
