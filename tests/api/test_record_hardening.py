@@ -38,12 +38,27 @@ def notes(client, admin, make_user):
 # -- 1. REPLACE conflict resolution ------------------------------------------------------
 
 
-def test_replace_conflict_on_another_unique_column_is_409_and_keeps_the_row(client, admin, notes):
+def test_replace_conflict_on_another_unique_column_is_409_and_keeps_the_row(
+    client, admin, make_user
+):
+    # A plain table: an API over a collection's table validates with the collection's
+    # schema, where ids are the server's (see the last assertion).
+    metadata = sa.MetaData()
+    sa.Table(
+        "plain_notes",
+        metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("owner_id", sa.String(36), nullable=True),
+        sa.Column("slug", sa.String(50), unique=True, nullable=True),
+        sa.Column("title", sa.String(50), nullable=True),
+    )
+    with client.app.state.tinybase.db.write() as connection:
+        metadata.create_all(connection)
     response = client.post(
         "/api/admin/record-apis",
         json={
             "name": "notes_r",
-            "table_name": "notes",
+            "table_name": "plain_notes",
             "acl_authenticated": ["CREATE", "READ", "UPDATE", "DELETE"],
             "conflict_resolution": "REPLACE",
             "create_access_rule": "_REQ_.owner_id = _USER_.id",
@@ -53,27 +68,68 @@ def test_replace_conflict_on_another_unique_column_is_409_and_keeps_the_row(clie
         },
         headers=admin.headers,
     )
-    assert response.status_code in (200, 201), response.text
-    alice, before = notes["alice"], table_rows(client, "notes")
+    assert response.status_code == 201, response.text
+    alice, bob = make_user(), make_user()
+    (victim,) = client.post(
+        f"{V1}/notes_r",
+        json={"slug": "bob", "title": "secret", "owner_id": bob.id},
+        headers=bob.headers,
+    ).json()["ids"]
+    before = table_rows(client, "plain_notes")
 
-    taken = client.post(f"{V1}/notes_r", json={"slug": "bob", "title": "x"}, headers=alice.headers)
+    taken = client.post(
+        f"{V1}/notes_r",
+        json={"slug": "bob", "title": "x", "owner_id": alice.id},
+        headers=alice.headers,
+    )
     assert taken.status_code == 409, taken.text
     assert "secret" not in taken.text
     by_id = client.post(
-        f"{V1}/notes_r", json={"id": notes["victim"], "title": "pwned"}, headers=alice.headers
+        f"{V1}/notes_r",
+        json={"id": victim, "title": "pwned", "owner_id": alice.id},
+        headers=alice.headers,
     )
     assert by_id.status_code == 403, by_id.text
-    assert table_rows(client, "notes") == before
+    assert table_rows(client, "plain_notes") == before
 
     # Replacing one's own row by primary key still works.
     (own,) = client.post(
-        f"{V1}/notes_r", json={"slug": "a", "title": "v1"}, headers=alice.headers
+        f"{V1}/notes_r",
+        json={"slug": "a", "title": "v1", "owner_id": alice.id},
+        headers=alice.headers,
     ).json()["ids"]
     again = client.post(
-        f"{V1}/notes_r", json={"id": own, "slug": "a", "title": "v2"}, headers=alice.headers
+        f"{V1}/notes_r",
+        json={"id": own, "slug": "a", "title": "v2", "owner_id": alice.id},
+        headers=alice.headers,
     )
     assert again.status_code == 200, again.text
-    assert [r["title"] for r in table_rows(client, "notes") if r["id"] == own] == ["v2"]
+    assert [r["title"] for r in table_rows(client, "plain_notes") if r["id"] == own] == ["v2"]
+
+
+def test_an_api_over_a_collection_table_takes_no_client_id_even_with_replace(client, admin, notes):
+    response = client.post(
+        "/api/admin/record-apis",
+        json={
+            "name": "notes_r",
+            "table_name": "notes",
+            "acl_authenticated": ["CREATE", "READ"],
+            "conflict_resolution": "REPLACE",
+        },
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    before = table_rows(client, "notes")
+    by_id = client.post(
+        f"{V1}/notes_r",
+        json={"id": notes["victim"], "title": "pwned"},
+        headers=notes["alice"].headers,
+    )
+    assert by_id.status_code == 422
+    assert by_id.json()["detail"] == [
+        {"loc": ["body", "data", "id"], "msg": "set by the server", "type": "read_only"}
+    ]
+    assert table_rows(client, "notes") == before
 
 
 # -- 2. owner_id takeover ------------------------------------------------------------------
