@@ -381,3 +381,35 @@ def test_a_chunked_body_within_the_limit_reaches_the_route_whole(client, world):
     assert status == 200, body
     assert pulled == 3
     assert "chunked" in [row["t"] for row in table_rows(client, "docs")]
+
+
+# -- nearby: query strings and headers --------------------------------------------------------
+
+
+@pytest.mark.parametrize("index", ["%C2%B2", "9" * 5000])  # "²" (a digit to isdigit()), 5000 digits
+@pytest.mark.parametrize("prefix", [f"{V1}/docs", f"{CORE}/docs/records"])
+def test_a_filter_group_index_that_is_no_small_number_is_400(client, world, prefix, index):
+    response = client.get(f"{prefix}?filter[$and][{index}][t]=x")
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("filter group index must be a number: ")
+
+
+def test_an_absurd_content_length_is_413_not_a_crash():
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not run")
+
+    limited = BodySizeLimitMiddleware(app, max_body_size=1_048_576)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        raise AssertionError("the body must not be read")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    headers = [(b"content-length", b"9" * 5000)]
+    anyio.run(
+        limited, {"type": "http", "method": "POST", "path": "/", "headers": headers}, receive, send
+    )
+    assert sent[0]["status"] == 413
+    assert orjson.loads(sent[1]["body"]) == TOO_LARGE

@@ -158,10 +158,17 @@ def _body_framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]
     chunked = False
     for key, value in headers:
         if key == b"content-length":
-            declared = int(value) if value.isdigit() else None
+            declared = _content_length(value)
         elif key == b"transfer-encoding":
             chunked = True
     return declared, chunked
+
+
+def _content_length(value: bytes) -> int | None:
+    if not value.isdigit():  # bytes: ASCII digits only
+        return None
+    # 19 digits and more are past any limit; int() would refuse past 4300 digits (a 500).
+    return int(value) if len(value) < 19 else 10**18
 
 
 async def _read_at_most(receive: Receive, limit: int) -> list[Message] | None:

@@ -184,8 +184,10 @@ def _group(kind: str, child: Any, *, depth: int) -> Composite:
 
 
 def _index(raw: str) -> int:
-    if not raw.isdigit():
-        raise BadRequestError(f"filter group index must be a number: {raw!r}")
+    # ASCII digits only, and few: str.isdigit() takes "²" (which int() refuses) and int()
+    # refuses past 4300 digits; either was a 500. The index only orders a group's members.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise BadRequestError(f"filter group index must be a number: {raw[:20]!r}")
     return int(raw)
 
 
