@@ -11,6 +11,8 @@ Every service of TinyBase talks to the database through two context managers:
   same thread joins the outer transaction through a SAVEPOINT.
 - :meth:`Database.read` gives a connection for reads. Inside ``write()`` it is the write
   connection, so reads see the uncommitted writes of the same thread.
+- :meth:`Database.after_commit` queues work for after the outermost commit (change events,
+  cleanups): dropped with the savepoint or transaction that rolls back.
 
 The MiniDataAPI :class:`~tinybase.data.Table` skips SQLAlchemy's bookkeeping on its hot paths
 and works on raw DBAPI connections through a few lower-level members: :meth:`reader_connection`
@@ -20,12 +22,13 @@ and :meth:`dbapi_read` for reads; :meth:`dbapi_writer`, :attr:`in_transaction`,
 
 from __future__ import annotations
 
+import logging
 import random
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
     from tinybase.data.table import Table
 
 __all__ = ["WRITE_WAIT_SECONDS", "Database", "database"]
+
+logger = logging.getLogger(__name__)
 
 #: How long a SQLite write waits for another process to release the write lock.
 WRITE_WAIT_SECONDS = 30.0
@@ -108,12 +113,36 @@ class Database:
             with self._savepoint(current):
                 yield current
             return
-        if self._lock is None:
-            with self.engine.connect() as connection:
-                yield from self._run_transaction(connection)
-            return
-        with self._lock:
-            yield from self._run_transaction(self._writer_connection())
+        committed: list[Callable[[], object]] = []
+        self._local.pending = [committed]
+        try:
+            if self._lock is None:
+                with self.engine.connect() as connection:
+                    yield from self._run_transaction(connection)
+            else:
+                with self._lock:
+                    yield from self._run_transaction(self._writer_connection())
+        finally:
+            self._local.pending = None
+        # Committed, and the writer lock released: a callback may write again.
+        _run_callbacks(committed)
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the outermost :meth:`write` of this thread has committed.
+
+        Callbacks run in the order they were registered, after COMMIT and outside the
+        transaction (on SQLite, after the writer lock is released). A callback registered
+        inside a nested ``write()`` that rolls back is dropped with it, and all of them are
+        dropped when the transaction rolls back. A callback that raises is logged; the
+        others still run (the data is committed either way).
+
+        Raises:
+            DataError: the current thread is not inside :meth:`write`.
+        """
+        frames: list[list[Callable[[], object]]] | None = getattr(self._local, "pending", None)
+        if not frames:
+            raise DataError("after_commit() needs a write transaction (db.write())")
+        frames[-1].append(callback)
 
     def _writer_connection(self) -> sa.Connection:
         """SQLite: the one connection this Database writes through (callers hold the lock)."""
@@ -141,15 +170,20 @@ class Database:
         self._local.savepoints = depth
         name = f"tb_savepoint_{depth}"
         driver = connection.connection.driver_connection
+        frames: list[list[Callable[[], object]]] = self._local.pending
         driver.execute(f"SAVEPOINT {name}")
+        frames.append([])
         try:
             yield
         except BaseException:
+            frames.pop()  # its after-commit callbacks go with its changes
             driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
             driver.execute(f"RELEASE SAVEPOINT {name}")
             raise
         else:
             driver.execute(f"RELEASE SAVEPOINT {name}")
+            kept = frames.pop()
+            frames[-1].extend(kept)
         finally:
             self._local.savepoints = depth - 1
 
@@ -409,6 +443,14 @@ class Tables:
 
     def __repr__(self) -> str:
         return f"<Tables {', '.join(self._db.table_names())}>"
+
+
+def _run_callbacks(callbacks: list[Callable[[], object]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            logger.exception("an after-commit callback failed (the transaction is committed)")
 
 
 def _is_select(sql: str) -> bool:
