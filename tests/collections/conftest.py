@@ -8,11 +8,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.records import CollectionRecords
 from tinybase.data import Database, database
 from tinybase.db.migrate import upgrade
 from tinybase.db.models import User
+from tinybase.records.registry import RecordApiRegistry
 from tinybase.utils import utcnow, uuid7
 
 
@@ -33,8 +35,16 @@ def catalog(db: Database) -> CollectionCatalog:
 
 
 @pytest.fixture
-def records(catalog: CollectionCatalog) -> CollectionRecords:
-    return CollectionRecords(catalog)
+def registry(db: Database, catalog: CollectionCatalog) -> RecordApiRegistry:
+    """Record APIs serving the catalog's collections, as the app wires them."""
+    registry = RecordApiRegistry(db)
+    serve_collections(catalog, registry)
+    return registry
+
+
+@pytest.fixture
+def records(catalog: CollectionCatalog, registry: RecordApiRegistry) -> CollectionRecords:
+    return CollectionRecords(catalog, registry)
 
 
 @pytest.fixture

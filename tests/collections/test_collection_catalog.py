@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from tinybase.auth.principal import SYSTEM, Principal
-from tinybase.collections.catalog import CollectionCatalog, definition_of
-from tinybase.collections.records import CollectionRecords, engine_for
+from tinybase.collections.catalog import CollectionCatalog
+from tinybase.collections.records import CollectionRecords
 from tinybase.data import Database
 from tinybase.errors import ConflictError, PermissionDeniedError, ValidationError
 
@@ -250,14 +250,18 @@ def test_bad_sql_rule_is_refused_with_the_database_message(catalog: CollectionCa
 
 @pytest.mark.parametrize("preset", ["owner", "auth"])
 def test_presets_refuse_handing_rows_to_another_owner(
-    catalog: CollectionCatalog, db: Database, add_user: Callable[[], str], preset: str
+    catalog: CollectionCatalog,
+    records: CollectionRecords,
+    db: Database,
+    add_user: Callable[[], str],
+    preset: str,
 ) -> None:
     """Through the engine (what the TrailBase family uses) owner_id is a writable column."""
     access = {op: preset for op in ("list", "read", "create", "update", "delete")}
     posts = catalog.create(
         "posts", "Posts", {"fields": [{"name": "t", "type": "string"}]}, {"access": access}
     )
-    engine = engine_for(db, definition_of(posts))
+    engine = records.engine(posts)
     attacker, victim = Principal(user_id=add_user()), add_user()
     with pytest.raises(PermissionDeniedError):
         engine.create(attacker, {"t": "planted", "owner_id": victim})

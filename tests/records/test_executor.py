@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tinybase.data import Database, database
-from tinybase.records.executor import DatabaseExecutor, close_executor, executor_for
+from tinybase.records.executor import DatabaseExecutor
 
 _ROWS = sa.table("rows", sa.column("x"))
 
@@ -142,14 +142,46 @@ def test_group_commit_is_used_on_sqlite_only(db: Database) -> None:
         executor.close()
 
 
-def test_executor_for_gives_one_executor_per_database(db: Database) -> None:
-    assert executor_for(db) is executor_for(db)
+def test_write_blocking_from_a_plain_thread_returns_after_the_commit(db: Database) -> None:
+    executor = DatabaseExecutor(db)
+    results: list[object] = []
+
+    def caller(x: int) -> None:
+        try:
+            results.append(executor.write_blocking(lambda: _insert(db, x)))
+            assert x in _stored(db)  # committed when the call returns
+        except Exception as exc:
+            results.append(exc)
+
+    try:
+        threads = [threading.Thread(target=caller, args=(x,)) for x in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == list(range(8))
+        assert _stored(db) == list(range(8))
+        with pytest.raises(RuntimeError, match="failed after writing 99"):
+            executor.write_blocking(lambda: _insert_then_fail(db, 99))
+        assert _stored(db) == list(range(8))
+    finally:
+        executor.close()
 
 
-def test_close_executor_stops_it_and_a_new_one_takes_over(db: Database) -> None:
-    first = executor_for(db)
-    assert asyncio.run(first.read(lambda: "before")) == "before"
-    close_executor(db)
-    second = executor_for(db)
-    assert second is not first
-    assert asyncio.run(second.read(lambda: "after")) == "after"
+def test_write_blocking_inside_a_write_joins_it_instead_of_waiting_for_itself(
+    db: Database,
+) -> None:
+    executor = DatabaseExecutor(db)
+
+    def job() -> int:
+        # In the writer thread: a nested blocking write must not queue behind this job.
+        return executor.write_blocking(lambda: _insert(db, 1)) + 1
+
+    try:
+        assert asyncio.run(executor.write(job)) == 2
+        with db.write():
+            executor.write_blocking(lambda: _insert(db, 2))
+            assert _stored(db) == [1]  # joined this transaction: not committed yet
+        assert _stored(db) == [1, 2]
+    finally:
+        executor.close()

@@ -30,7 +30,7 @@ from tinybase.errors import (
 from tinybase.records.compiled import CompiledQuery
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
-from tinybase.records.executor import executor_for
+from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.filters import parse_filters
 from tinybase.records.query import ListQuery
 
@@ -327,7 +327,7 @@ def test_unique_violation_is_a_conflict_and_writes_nothing(db, schema, make_engi
 def test_a_failing_write_job_leaves_the_other_jobs_of_its_batch_committed(db, schema, make_engine):
     engine = make_engine()
     engine.create(SYSTEM, {"title": "taken"})
-    executor = executor_for(db)
+    executor = DatabaseExecutor(db)
 
     async def main() -> list[Any]:
         jobs = []
@@ -336,7 +336,10 @@ def test_a_failing_write_job_leaves_the_other_jobs_of_its_batch_committed(db, sc
             jobs.append(executor.write(lambda title=title: engine.create(SYSTEM, {"title": title})))
         return await asyncio.gather(*jobs, return_exceptions=True)
 
-    results = asyncio.run(main())
+    try:
+        results = asyncio.run(main())
+    finally:
+        executor.close()
     failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
     assert failed == [1, 5, 9]
     assert all(isinstance(results[i], ConflictError) for i in failed)

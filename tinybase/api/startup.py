@@ -6,10 +6,12 @@ import logging
 
 from tinybase.api.state import AppState
 from tinybase.auth.factory import build_auth_service
-from tinybase.collections.apis import CollectionApiSource
-from tinybase.collections.service import build_catalog
+from tinybase.collections.apis import serve_collections
+from tinybase.collections.catalog import CollectionCatalog
+from tinybase.collections.records import CollectionRecords
 from tinybase.data import database
 from tinybase.db.migrate import upgrade
+from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
 
@@ -36,6 +38,9 @@ def build_state(config: Config) -> AppState:
         raise
     settings.bind(runtime_settings)
     logger.info("database ready: %r", db)
+    catalog = CollectionCatalog(db)
+    registry = RecordApiRegistry(db, config_apis=config.record_apis)
+    serve_collections(catalog, registry)
     state = AppState(
         config=config,
         db=db,
@@ -43,10 +48,10 @@ def build_state(config: Config) -> AppState:
         auth=auth,
         users=auth.users,
         tokens=auth.tokens,
-        collections=build_catalog(db),
-        record_apis=RecordApiRegistry(db, config_apis=config.record_apis),
+        collections=catalog,
+        records=CollectionRecords(catalog, registry),
+        record_apis=registry,
+        executor=DatabaseExecutor(db),
     )
-    state.collections.add_listener(state.record_apis.invalidate)
-    state.record_apis.add_source(CollectionApiSource(state.collections))
     state.background.append(auth.revocation.run)
     return state

@@ -10,14 +10,17 @@ import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 from anyio.abc import TaskGroup
+from sqlmodel import Session
 
 from tinybase.auth.service import AuthService
 from tinybase.auth.tokens import TokenService
 from tinybase.auth.users import UserService
 from tinybase.collections.catalog import CollectionCatalog
+from tinybase.collections.records import CollectionRecords
+from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
 from tinybase.records.conflicts import ConflictBudget
-from tinybase.records.executor import close_executor
+from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
 
@@ -45,12 +48,20 @@ class AppState:
     users: UserService
     tokens: TokenService
     collections: CollectionCatalog
+    records: CollectionRecords
     record_apis: RecordApiRegistry
+    executor: DatabaseExecutor
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.background.append(self._poll_settings)
+
+    def session(self) -> Session:
+        """A SQLModel session on the instance's database (``ctx.db`` of functions): its
+        ``CollectionService`` uses this instance's catalog, record engines and writer."""
+        services = CollectionServices(self.collections, self.records, self.executor)
+        return bind_session(Session(self.db.engine), services)
 
     def start_background(self, task_group: TaskGroup) -> None:
         """Start every background task in the app's task group (cancelled at shutdown)."""
@@ -64,7 +75,7 @@ class AppState:
         back to their defaults if they were bound to this instance.
         """
         settings.unbind(self.settings)
-        close_executor(self.db)
+        self.executor.close()
         self.db.engine.dispose()
 
     async def _poll_settings(self) -> None:

@@ -19,24 +19,42 @@ import sqlalchemy as sa
 from tinybase.collections.catalog import CollectionCatalog, definition_of
 from tinybase.collections.records import CollectionValidator, with_validator
 from tinybase.records.config import RecordApiConfig, RecordValidator
+from tinybase.records.engine import ExpandLookup
+from tinybase.records.registry import RecordApiRegistry
 
-__all__ = ["CollectionApiSource"]
+__all__ = ["CollectionApiSource", "serve_collections"]
 
 
 class CollectionApiSource:
-    """The default record APIs of the collections in ``catalog``."""
+    """The default record APIs of the collections in ``catalog``.
 
-    def __init__(self, catalog: CollectionCatalog) -> None:
+    Args:
+        catalog: the collections.
+        engines: the engine of the API exposing a table (the registry's own index), for
+            the validators' relation checks.
+    """
+
+    def __init__(self, catalog: CollectionCatalog, engines: ExpandLookup) -> None:
         self.catalog = catalog
+        self.engines = engines
 
     def record_apis(self) -> Iterator[tuple[RecordApiConfig, sa.Table]]:
         """One ``(config, table)`` per collection, read fresh from ``_collection``."""
         for collection in self.catalog.list():
             definition = definition_of(collection)
             # The schema's validator rides along: the TrailBase family validates like ours.
-            yield with_validator(self.catalog, definition), definition.table
+            yield with_validator(self.catalog, definition, self.engines), definition.table
 
     def validator_for(self, table_name: str) -> RecordValidator | None:
         """The schema's validator when ``table_name`` is a collection's table."""
         definition = self.catalog.definition(table_name)
-        return None if definition is None else CollectionValidator(self.catalog, definition)
+        if definition is None:
+            return None
+        return CollectionValidator(self.catalog, definition, self.engines)
+
+
+def serve_collections(catalog: CollectionCatalog, registry: RecordApiRegistry) -> None:
+    """Make ``registry`` serve the default APIs of ``catalog``'s collections, reloading
+    whenever a collection changes in this process."""
+    catalog.add_listener(registry.invalidate)
+    registry.add_source(CollectionApiSource(catalog, registry.for_table_unlocked))

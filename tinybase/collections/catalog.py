@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -63,38 +62,13 @@ _COLLECTIONS: sa.Table = Collection.__table__  # type: ignore[attr-defined]
 _DDL_LOCK_KEY = zlib.crc32(b"tinybase.collections.ddl")
 
 
-class _LocalChanges:
-    """How many collection changes this process committed on one engine.
-
-    Shared by every catalog over the engine (the app's, and those services build), so a
-    change made through one is seen at once by the others' caches.
-    """
-
-    __slots__ = ("__weakref__", "count")
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
-_local_changes: weakref.WeakKeyDictionary[sa.Engine, _LocalChanges] = weakref.WeakKeyDictionary()
-_local_changes_guard = threading.Lock()
-
-
-def _changes_of(engine: sa.Engine) -> _LocalChanges:
-    with _local_changes_guard:
-        changes = _local_changes.get(engine)
-        if changes is None:
-            changes = _local_changes[engine] = _LocalChanges()
-        return changes
-
-
 @dataclass(frozen=True)
 class _Snapshot:
     """Every collection's definition by name, as loaded at ``version``."""
 
     definitions: dict[str, CollectionDefinition]
     version: tuple[Any, ...]
-    local: int  # the engine's local change count when the load started
+    local: int  # the catalog's own change count when the load started
 
 
 @dataclass(frozen=True)
@@ -158,7 +132,7 @@ class CollectionCatalog:
         self._listeners = list(listeners)
         self._poll_seconds = poll_seconds
         self._clock = clock
-        self._changes = _changes_of(db.engine)
+        self._local_changes = 0  # changes committed through this catalog
         self._snapshot: _Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -188,7 +162,7 @@ class CollectionCatalog:
         snapshot = self._snapshot
         if (
             snapshot is None
-            or snapshot.local != self._changes.count
+            or snapshot.local != self._local_changes
             or self._clock() - self._checked_at >= self._poll_seconds
         ):
             snapshot = self._refresh()
@@ -214,7 +188,7 @@ class CollectionCatalog:
         is kept; a later lookup reloads if it was not the newest.
         """
         started = self._clock()
-        local = self._changes.count
+        local = self._local_changes
         current = self._snapshot
         snapshot = current
         # The version is read before the rows: a change committed in between makes the
@@ -343,8 +317,8 @@ class CollectionCatalog:
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
             yield connection
-        with _local_changes_guard:  # every catalog of this process reloads on its next lookup
-            self._changes.count += 1
+        with self._lock:  # this catalog reloads on its next lookup
+            self._local_changes += 1
         self.db.forget()
         for listener in self._listeners:
             listener()

@@ -1,10 +1,11 @@
 """Records of collections, through the record engine, in the seed's ``Record`` shape.
 
-Every operation validates ``data`` against the collection's current schema (typed values,
-unknown fields refused, errors naming the field), then hands it to the
-:class:`tinybase.records.engine.RecordEngine` of the collection's default API, which checks
-the ACLs and compiles the access rules into the statement itself: a list under an ``owner``
-rule returns only the caller's rows, and a row the caller may not read is a 404.
+Every operation goes to the :class:`tinybase.records.engine.RecordEngine` of the
+collection's default API (the registry's, one per table), which validates ``data`` against
+the collection's current schema (:class:`CollectionValidator`: typed values, unknown fields
+refused, errors naming the field), checks the ACLs and compiles the access rules into the
+statement itself: a list under an ``owner`` rule returns only the caller's rows, and a row
+the caller may not read is a 404.
 
 Records come back as plain dicts ``{id, collection_id, owner_id, data, created_at,
 updated_at}``, ready for orjson (no Pydantic model on the read path).
@@ -14,22 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from tinybase.auth.principal import Principal
-from tinybase.collections.catalog import CollectionCatalog, CollectionDefinition, definition_of
+from tinybase.collections.catalog import CollectionCatalog, CollectionDefinition
 from tinybase.collections.names import SYSTEM_COLUMNS
 from tinybase.collections.validation import field_error, validate_record_data
-from tinybase.data import Database
 from tinybase.db.models import Collection
-from tinybase.errors import BadRequestError, ConflictError, NotFoundError, ValidationError
+from tinybase.errors import BadRequestError, NotFoundError, ValidationError
 from tinybase.records.config import RecordApiConfig
-from tinybase.records.engine import RecordEngine
+from tinybase.records.engine import ExpandLookup, RecordEngine
 from tinybase.records.filters import parse_filters
 from tinybase.records.query import MAX_OFFSET, ListQuery
+from tinybase.records.registry import RecordApiRegistry
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -39,7 +37,6 @@ __all__ = [
     "CollectionValidator",
     "RecordPage",
     "check_relations",
-    "engine_for",
     "record_shape",
     "with_validator",
 ]
@@ -72,18 +69,6 @@ class RecordPage:
         }
 
 
-def engine_for(db: Database, definition: CollectionDefinition) -> RecordEngine:
-    """The record engine of a collection's default API (cached per database and definition)."""
-    return _engine(db, definition.collection.name, definition.table, definition.api)
-
-
-@lru_cache(maxsize=256)
-def _engine(db: Database, name: str, table: sa.Table, api: Any) -> RecordEngine:
-    # ``table`` and ``api`` come from definition_of's cache: the same definition gives the same
-    # objects, so a schema or options change (a new definition) gets a new engine.
-    return RecordEngine(db, api, table)
-
-
 def record_shape(collection_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """An engine row as the seed's ``Record``: system columns, then the fields in ``data``.
 
@@ -103,51 +88,52 @@ def record_shape(collection_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class CollectionRecords:
-    """Record operations on collections, for a caller (a :class:`Principal`).
+    """Record operations on collections, in the seed's ``Record`` shape, for a caller.
+
+    A thin adapter over the record engine of each collection's default API, the one the
+    registry owns (the same engine serves ``/api/records/v1/{collection}``): that engine
+    validates with the collection's schema (:class:`CollectionValidator`), checks the ACLs
+    and rules, and retries once when the collection changed in another process. This class
+    adds what is the collections family's own: ``data`` holds fields only (system columns
+    are the server's), owners set by TinyBase itself, full updates, the ``Record`` shape.
 
     Args:
         catalog: where collections are looked up.
+        registry: the record APIs (collections' default APIs among them).
     """
 
-    def __init__(self, catalog: CollectionCatalog) -> None:
+    def __init__(self, catalog: CollectionCatalog, registry: RecordApiRegistry) -> None:
         self.catalog = catalog
-        self.db = catalog.db
+        self.registry = registry
+
+    def definition(self, collection: Collection | str) -> CollectionDefinition:
+        """The current definition of a collection; 404 if there is none."""
+        name = _name(collection)
+        definition = self.catalog.definition(name)
+        if definition is None:
+            raise NotFoundError(f"collection {name!r} not found")
+        return definition
+
+    def engine(self, collection: Collection | str) -> RecordEngine:
+        """The record engine of the collection's default API; 404 if there is none."""
+        name = _name(collection)
+        registered = self.registry.apis().get(name)
+        if registered is None or registered.origin != "source":
+            raise NotFoundError(f"collection {name!r} not found")
+        return registered.engine
 
     def _run(
         self,
         collection: Collection | str,
-        operation: Callable[[CollectionDefinition], _T],
+        call: Callable[[RecordEngine, str], _T],
         *,
         retry: bool,
     ) -> _T:
-        """``operation(definition)``; when the database refuses the statement and the cached
-        definition turns out stale (changed or dropped by another process within the
-        catalog's poll interval), 404 for a dropped collection, and else one more try with
-        the new definition (``retry``: reads) or a 409 (writes: the transaction may be
-        aborted, the client retries)."""
-        definition = self.definition(collection)
-        try:
-            return operation(definition)
-        except sa.exc.DBAPIError:
-            if not isinstance(collection, str):
-                raise
-            fresh = self.catalog.recheck(collection)
-            if fresh is definition:
-                raise
-        if fresh is None:
-            raise NotFoundError(f"collection {collection!r} not found")
-        if not retry:
-            raise ConflictError(f"collection {collection!r} changed meanwhile; try again")
-        return operation(fresh)
-
-    def definition(self, collection: Collection | str) -> CollectionDefinition:
-        """The current definition of a collection (by name or as loaded); 404 if it is gone."""
-        if isinstance(collection, str):
-            definition = self.catalog.definition(collection)
-            if definition is None:
-                raise NotFoundError(f"collection {collection!r} not found")
-            return definition
-        return definition_of(collection)
+        """``call(engine, collection_id)`` through the registry (its stale-table retry)."""
+        name = _name(collection)
+        collection_id = str(self.definition(name).collection.id)
+        self.engine(name)  # a collection's own API, not an admin API of the same name
+        return self.registry.run(name, lambda engine: call(engine, collection_id), retry=retry)
 
     def create(
         self,
@@ -166,17 +152,15 @@ class CollectionRecords:
             PermissionDeniedError / AuthenticationError: the create access denies it.
             ConflictError: a unique value is taken (409).
         """
+        values = _fields_only(data)
+        if owner_id is not None:
+            if not principal.is_admin:
+                raise ValidationError.for_field("owner_id", "only TinyBase itself sets owners")
+            values["owner_id"] = owner_id
 
-        def create(definition: CollectionDefinition) -> dict[str, Any]:
-            values = validate_record_data(definition.schema, data)
-            check_relations(self.catalog, principal, definition, values)
-            if owner_id is not None:
-                if not principal.is_admin:
-                    raise ValidationError.for_field("owner_id", "only TinyBase itself sets owners")
-                values["owner_id"] = owner_id
-            engine = engine_for(self.db, definition)
+        def create(engine: RecordEngine, collection_id: str) -> dict[str, Any]:
             (record_id,) = engine.create(principal, values)
-            return self._shape(definition, engine.seen(principal, record_id))
+            return record_shape(collection_id, engine.seen(principal, record_id))
 
         return self._run(collection, create, retry=False)
 
@@ -184,12 +168,13 @@ class CollectionRecords:
         self, principal: Principal, collection: Collection | str, record_id: str
     ) -> dict[str, Any]:
         """One record; 404 when it does not exist or the caller may not read it."""
-
-        def read(definition: CollectionDefinition) -> dict[str, Any]:
-            row = engine_for(self.db, definition).read(principal, record_id)
-            return self._shape(definition, row)
-
-        return self._run(collection, read, retry=True)
+        return self._run(
+            collection,
+            lambda engine, collection_id: record_shape(
+                collection_id, engine.read(principal, record_id)
+            ),
+            retry=True,
+        )
 
     def update(
         self,
@@ -209,29 +194,24 @@ class CollectionRecords:
             PermissionDeniedError: the caller may read it but not update it.
             ValidationError / ConflictError: as for :meth:`create`.
         """
+        values = _fields_only(data)
 
-        def update(definition: CollectionDefinition) -> dict[str, Any]:
-            values = validate_record_data(definition.schema, data, partial=partial)
-            if not partial:
-                values = {field.name: None for field in definition.schema.fields} | values
-            check_relations(self.catalog, principal, definition, values)
-            engine = engine_for(self.db, definition)
-            # An empty change still goes through the update rule (and writes nothing).
-            return self._shape(definition, engine.update(principal, record_id, values))
+        def update(engine: RecordEngine, collection_id: str) -> dict[str, Any]:
+            row = engine.update(principal, record_id, values, partial=partial)
+            return record_shape(collection_id, row)
 
         return self._run(collection, update, retry=False)
 
     def conflicts_may_reveal(self, principal: Principal, collection: Collection | str) -> bool:
         """Whether a unique conflict in ``collection`` could show ``principal`` a value they
         may not read (see :mod:`tinybase.records.conflicts`)."""
-        definition = self.definition(collection)
-        return engine_for(self.db, definition).conflicts_may_reveal(principal)
+        return self.engine(collection).conflicts_may_reveal(principal)
 
     def delete(self, principal: Principal, collection: Collection | str, record_id: str) -> None:
         """Delete a record; 404 when it does not exist or the caller may not read it."""
         self._run(
             collection,
-            lambda definition: engine_for(self.db, definition).delete(principal, record_id),
+            lambda engine, _collection_id: engine.delete(principal, record_id),
             retry=False,
         )
 
@@ -275,9 +255,8 @@ class CollectionRecords:
             count=True,
         )
 
-        def page(definition: CollectionDefinition) -> RecordPage:
-            result = engine_for(self.db, definition).list(principal, query)
-            collection_id = str(definition.collection.id)  # once per page, not per row
+        def page(engine: RecordEngine, collection_id: str) -> RecordPage:
+            result = engine.list(principal, query)
             return RecordPage(
                 records=[record_shape(collection_id, row) for row in result.records],
                 total=result.total_count or 0,
@@ -288,11 +267,29 @@ class CollectionRecords:
 
         return self._run(collection, page, retry=True)
 
-    # -- helpers ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _shape(definition: CollectionDefinition, row: Mapping[str, Any]) -> dict[str, Any]:
-        return record_shape(str(definition.collection.id), row)
+def _name(collection: Collection | str) -> str:
+    return collection if isinstance(collection, str) else collection.name
+
+
+def _fields_only(data: Any) -> dict[str, Any]:
+    """``data`` of the collections family: fields only (the system columns are the server's).
+
+    Raises:
+        ValidationError: ``data`` is not an object, or names a system column.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationError(
+            [{"loc": ["body", "data"], "msg": "must be an object", "type": "type"}]
+        )
+    errors = [
+        field_error(name, f"unknown field {name!r}", kind="extra_forbidden")
+        for name in data
+        if name in SYSTEM_COLUMNS
+    ]
+    if errors:
+        raise ValidationError(errors)
+    return dict(data)
 
 
 class CollectionValidator:
@@ -304,17 +301,24 @@ class CollectionValidator:
     Args:
         catalog: where related collections are looked up.
         definition: the collection as the API was built from it.
+        engines: the engine of the API exposing a table (the registry's), for relations.
     """
 
     #: Set by the server only: the id (UUIDv7, the pagination cursor) and the timestamps.
     server_columns = frozenset({"id", "created_at", "updated_at"})
 
-    def __init__(self, catalog: CollectionCatalog, definition: CollectionDefinition) -> None:
+    def __init__(
+        self, catalog: CollectionCatalog, definition: CollectionDefinition, engines: ExpandLookup
+    ) -> None:
         self.catalog = catalog
         self.definition = definition
+        self.engines = engines
 
     def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
         """Typed values of the schema's fields, plus ``owner_id`` (which the rules guard).
+
+        Not ``partial`` (a create, or a full update), every field is set: given, its
+        default, or null.
 
         Raises:
             ValidationError: a bad, missing or unknown field, a server-set column (``id`` on
@@ -338,17 +342,21 @@ class CollectionValidator:
         if errors:
             raise ValidationError(errors)
         checked = validate_record_data(self.definition.schema, data, partial=partial)
-        check_relations(self.catalog, principal, self.definition, checked)
+        if not partial:
+            checked = {field.name: None for field in self.definition.schema.fields} | checked
+        check_relations(self.engines, principal, self.definition, checked)
         return checked | passed
 
 
-def with_validator(catalog: CollectionCatalog, definition: CollectionDefinition) -> RecordApiConfig:
+def with_validator(
+    catalog: CollectionCatalog, definition: CollectionDefinition, engines: ExpandLookup
+) -> RecordApiConfig:
     """The collection's record API config with its :class:`CollectionValidator` attached."""
-    return replace(definition.api, validator=CollectionValidator(catalog, definition))
+    return replace(definition.api, validator=CollectionValidator(catalog, definition, engines))
 
 
 def check_relations(
-    catalog: CollectionCatalog,
+    engines: ExpandLookup,
     principal: Principal,
     definition: CollectionDefinition,
     values: Mapping[str, Any],
@@ -364,11 +372,8 @@ def check_relations(
         value = values.get(field)
         if value is None:
             continue
-        target_definition = catalog.definition(target)
-        found: Mapping[str, Any] = {}
-        if target_definition is not None:
-            target_engine = engine_for(catalog.db, target_definition)
-            found = target_engine.read_many(principal, [value])
+        target_engine = engines(target)
+        found = {} if target_engine is None else target_engine.read_many(principal, [value])
         if str(value) not in found:
             errors.append(field_error(field, f"no record {value} in {target!r} you can read"))
     if errors:

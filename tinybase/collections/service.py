@@ -5,59 +5,87 @@ TinyBase itself (``SYSTEM``: no access rule applies), as the code of functions a
 is trusted. Records come back as ``tinybase.db.models.Record`` objects, the same shape
 ``select(Record)`` reads from the ``_record`` view.
 
-Writes do not go through the session's own transaction: they go through the
-:class:`tinybase.data.Database` of the session's engine (the instance's own when TinyBase is
-running), so that on SQLite they queue for the single writer like every other write. Before
-writing, the service commits the session (ending its transaction: on SQLite an open session
-transaction would hold a snapshot or the write lock that the write must wait for); after
-writing, the session's next query sees the change. "The service commits its changes", as in
-the seed.
+A session made by the running instance (``AppState.session()``, the ``ctx.db`` of
+functions) carries the instance's services (:func:`bind_session`): its catalog, the record
+engines of its registry and its writer, so a write from Python queues for the one writer
+like every HTTP write and its change reaches the instance at once. A session of one's own
+(a script) gets services of its own over the session's engine, writing directly.
+
+Writes do not go through the session's own transaction. Before writing, the service commits
+the session (ending its transaction: on SQLite an open session transaction would hold a
+snapshot or the write lock that the write must wait for); after writing, the session's next
+query sees the change. "The service commits its changes", as in the seed.
 """
 
 from __future__ import annotations
 
 import uuid
-import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from tinybase.auth.principal import SYSTEM
+from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.records import CollectionRecords
 from tinybase.data import Database
 from tinybase.db.models import Collection, Record
 from tinybase.errors import NotFoundError
+from tinybase.records.executor import DatabaseExecutor
+from tinybase.records.registry import RecordApiRegistry
 
-__all__ = ["CollectionService", "build_catalog", "register_catalog"]
+__all__ = ["CollectionService", "CollectionServices", "bind_session"]
 
-_catalogs: weakref.WeakKeyDictionary[sa.Engine, CollectionCatalog] = weakref.WeakKeyDictionary()
-
-
-def register_catalog(catalog: CollectionCatalog) -> None:
-    """Make ``catalog`` (the running instance's) the one services over its engine use, so
-    their changes reach its listeners (the record API registry)."""
-    _catalogs[catalog.db.engine] = catalog
+_T = TypeVar("_T")
+SESSION_KEY = "tinybase.collections"
 
 
-def build_catalog(db: Database) -> CollectionCatalog:
-    """The running instance's catalog over ``db``, registered for services on its engine."""
-    catalog = CollectionCatalog(db)
-    register_catalog(catalog)
-    return catalog
+@dataclass(frozen=True)
+class CollectionServices:
+    """What :class:`CollectionService` uses of an instance.
+
+    Attributes:
+        catalog: the collections.
+        records: their records, through the registry's engines.
+        writer: the instance's writer (None: write directly, as a script does).
+    """
+
+    catalog: CollectionCatalog
+    records: CollectionRecords
+    writer: DatabaseExecutor | None = None
+
+    @classmethod
+    def standalone(cls, db: Database) -> CollectionServices:
+        """Services of their own over ``db`` (no running instance)."""
+        catalog = CollectionCatalog(db)
+        registry = RecordApiRegistry(db)
+        serve_collections(catalog, registry)
+        return cls(catalog, CollectionRecords(catalog, registry))
+
+    def write(self, fn: Callable[[], _T]) -> _T:
+        """``fn()`` through the writer, or directly without one."""
+        return fn() if self.writer is None else self.writer.write_blocking(fn)
 
 
-def _catalog_for(session: Session) -> CollectionCatalog:
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, sa.Engine) else bind.engine
-    catalog = _catalogs.get(engine)
-    if catalog is None:
-        catalog = CollectionCatalog(Database(engine))
-        _catalogs[engine] = catalog
-    return catalog
+def bind_session(session: Session, services: CollectionServices) -> Session:
+    """Let :class:`CollectionService` over ``session`` use ``services``; returns it."""
+    session.info[SESSION_KEY] = services
+    return session
+
+
+def _services_for(session: Session) -> CollectionServices:
+    services = session.info.get(SESSION_KEY)
+    if not isinstance(services, CollectionServices):
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, sa.Engine) else bind.engine
+        services = CollectionServices.standalone(Database(engine))
+        bind_session(session, services)
+    return services
 
 
 class CollectionService:
@@ -69,8 +97,9 @@ class CollectionService:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._catalog = _catalog_for(session)
-        self._records = CollectionRecords(self._catalog)
+        self._services = _services_for(session)
+        self._catalog = self._services.catalog
+        self._records = self._services.records
 
     # -- collections -----------------------------------------------------------------------
 
@@ -96,7 +125,7 @@ class CollectionService:
             tinybase.errors.ConflictError: the name is taken.
         """
         self._end_session_transaction()
-        return self._catalog.create(name, label, schema, options)
+        return self._services.write(lambda: self._catalog.create(name, label, schema, options))
 
     def update_collection(
         self,
@@ -111,12 +140,14 @@ class CollectionService:
         ``schema["drop_fields"]`` (otherwise ``ConflictError``).
         """
         self._end_session_transaction()
-        return self._catalog.update(collection, label=label, schema=schema, options=options)
+        return self._services.write(
+            lambda: self._catalog.update(collection, label=label, schema=schema, options=options)
+        )
 
     def delete_collection(self, collection: Collection) -> None:
         """Delete a collection and all its records."""
         self._end_session_transaction()
-        self._catalog.delete(collection)
+        self._services.write(lambda: self._catalog.delete(collection))
 
     # -- records ---------------------------------------------------------------------------
 
@@ -163,7 +194,10 @@ class CollectionService:
         """Create a new record, owned by ``owner_id`` (or nobody)."""
         self._end_session_transaction()
         owner = None if owner_id is None else str(owner_id)
-        return _record(self._records.create(SYSTEM, collection, data, owner_id=owner))
+        row = self._services.write(
+            lambda: self._records.create(SYSTEM, collection, data, owner_id=owner)
+        )
+        return _record(row)
 
     def update_record(
         self,
@@ -174,7 +208,9 @@ class CollectionService:
     ) -> Record:
         """Update an existing record: the given fields (``partial``) or all of them."""
         self._end_session_transaction()
-        row = self._records.update(SYSTEM, collection, str(record.id), data, partial=partial)
+        row = self._services.write(
+            lambda: self._records.update(SYSTEM, collection, str(record.id), data, partial=partial)
+        )
         return _record(row)
 
     def delete_record(self, record: Record) -> None:
@@ -185,7 +221,7 @@ class CollectionService:
         )
         if collection is None:
             raise NotFoundError("the record's collection no longer exists")
-        self._records.delete(SYSTEM, collection, str(record.id))
+        self._services.write(lambda: self._records.delete(SYSTEM, collection, str(record.id)))
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -357,12 +357,19 @@ class RecordEngine:
             ]
 
     def update(
-        self, principal: Principal, record_id: Any, values: Mapping[str, Any]
+        self,
+        principal: Principal,
+        record_id: Any,
+        values: Mapping[str, Any],
+        *,
+        partial: bool = True,
     ) -> dict[str, Any]:
         """Change some fields of a record; return it as the caller may see it (:meth:`seen`).
 
         An update that names no field writes nothing (``updated_at`` stays): it checks the
-        update rule and answers as a real update would.
+        update rule and answers as a real update would. ``partial=False`` asks the API's
+        validator for a full update (collections set every field not given to its default
+        or null).
 
         Raises:
             NotFoundError: no such record, or the caller may not read it.
@@ -373,7 +380,7 @@ class RecordEngine:
         rule = self._rule(principal, Operation.UPDATE)
         key = self.parse_id(record_id)
         if self.api.validator is not None:
-            values = self.api.validator.validate(principal, values, partial=True)
+            values = self.api.validator.validate(principal, values, partial=partial)
         request = self._prepare(values, creating=False, key=key)
         with map_database_errors(self.table.name), self.db.write() as connection:
             if request:

@@ -26,18 +26,18 @@ really run in parallel. On both, a job that raises leaves none of its writes beh
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import queue
 import threading
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = ["MAX_BATCH", "MAX_GROUP_ROWS", "DatabaseExecutor", "close_executor", "executor_for"]
+__all__ = ["MAX_BATCH", "MAX_GROUP_ROWS", "DatabaseExecutor"]
 
 T = TypeVar("T")
 
@@ -46,19 +46,26 @@ MAX_GROUP_ROWS = 1000
 READERS = 2
 POSTGRES_WRITERS = 8
 
-_Outcome = tuple[asyncio.Future[Any], bool, Any]
+_Future = asyncio.Future[Any] | concurrent.futures.Future[Any]
+_Outcome = tuple[_Future, bool, Any]
 
 
 class _Job:
-    """One call to run in a worker thread, with the caller's context (request id for logs)."""
+    """One call to run in a worker thread, with the caller's context (request id for logs).
+
+    ``loop`` is the event loop of an ``async`` caller (its future settles there), or None for
+    a blocking caller waiting on a ``concurrent.futures.Future`` in another thread.
+    """
 
     __slots__ = ("context", "fn", "future", "loop", "rows")
 
-    def __init__(self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop, rows: int) -> None:
+    def __init__(
+        self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop | None, rows: int
+    ) -> None:
         self.fn = fn
         self.loop = loop
         self.rows = rows
-        self.future: asyncio.Future[Any] = loop.create_future()
+        self.future: _Future = concurrent.futures.Future() if loop is None else loop.create_future()
         self.context = contextvars.copy_context()
 
     def run(self) -> _Outcome:
@@ -89,12 +96,18 @@ class _Lane:
         self._started = False
         self._guard = threading.Lock()
 
-    def submit(self, fn: Callable[[], T], rows: int = 1) -> asyncio.Future[T]:
+    def submit(self, fn: Callable[[], T], rows: int = 1, *, blocking: bool = False) -> _Future:
+        """Queue ``fn``; its future belongs to the running event loop, or is a
+        ``concurrent.futures.Future`` for a ``blocking`` caller."""
         if not self._started:
             self._start()
-        job = _Job(fn, asyncio.get_running_loop(), rows)
+        job = _Job(fn, None if blocking else asyncio.get_running_loop(), rows)
         self._queue.put(job)
         return job.future
+
+    def runs_here(self) -> bool:
+        """Whether the current thread is one of this lane's workers."""
+        return threading.current_thread() in self._threads
 
     def close(self) -> None:
         with self._guard:
@@ -142,7 +155,10 @@ def _post(batch: list[_Job], outcomes: list[_Outcome]) -> None:
     """Hand the outcomes to their loops: one wake-up per loop per batch."""
     by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
     for job, outcome in zip(batch, outcomes, strict=True):
-        by_loop.setdefault(job.loop, []).append(outcome)
+        if job.loop is None:  # a blocking caller: its future is thread-safe
+            _settle([outcome])
+        else:
+            by_loop.setdefault(job.loop, []).append(outcome)
     for loop, settled in by_loop.items():
         # A loop closed meanwhile (RuntimeError) has nobody waiting any more.
         with contextlib.suppress(RuntimeError):
@@ -166,14 +182,16 @@ def _run_each(batch: list[_Job]) -> list[_Outcome]:
 class DatabaseExecutor:
     """Runs blocking calls for one database in dedicated threads; see the module docstring.
 
+    One per running instance (``AppState.executor``): every write of the instance, from
+    HTTP handlers (:meth:`write`) or from Python code in other threads (:meth:`write_blocking`),
+    goes through its writer.
+
     Args:
         db: the database the jobs use (``db.write()`` / ``db.read()`` inside the jobs).
     """
 
     def __init__(self, db: Database) -> None:
-        # Weak: the registry below is keyed weakly by the database; a strong reference here
-        # would keep every database (and these threads) alive for good.
-        self._db = weakref.ref(db)
+        self._db = db
         self.group_commit = db.dialect == "sqlite"
         self._reads = _Lane("tinybase-db-read", READERS, _run_each)
         if self.group_commit:
@@ -195,15 +213,29 @@ class DatabaseExecutor:
         """
         return await self._writes.submit(fn, rows)
 
+    def write_blocking(self, fn: Callable[[], T], *, rows: int = 1) -> T:
+        """:meth:`write` for a caller that is not on an event loop (Python code in a
+        worker thread): blocks until ``fn`` has run and its group has committed.
+
+        Called from inside a write (the writer thread itself, or any thread already in a
+        ``db.write()``), ``fn`` joins that transaction instead: queuing it would wait for
+        the very write that waits for it.
+        """
+        db = self._db
+        if db.in_transaction or self._writes.runs_here():
+            with db.write():
+                return fn()
+        future = self._writes.submit(fn, rows, blocking=True)
+        assert isinstance(future, concurrent.futures.Future)
+        return future.result()
+
     def close(self) -> None:
         """Stop the threads once the jobs already queued are done."""
         self._reads.close()
         self._writes.close()
 
     def _commit_group(self, batch: list[_Job]) -> list[_Outcome]:
-        db = self._db()
-        if db is None:
-            return [(job.future, False, RuntimeError("the database is closed")) for job in batch]
+        db = self._db
         try:
             with db.write():
                 return [_run_isolated(db, job) for job in batch]
@@ -211,9 +243,7 @@ class DatabaseExecutor:
             return [(job.future, False, exc) for job in batch]
 
     def _commit_each(self, batch: list[_Job]) -> list[_Outcome]:
-        db = self._db()
-        if db is None:
-            return [(job.future, False, RuntimeError("the database is closed")) for job in batch]
+        db = self._db
         outcomes: list[_Outcome] = []
         for job in batch:
             try:
@@ -239,27 +269,3 @@ def _run_isolated(db: Database, job: _Job) -> _Outcome:
     except _RollBack:
         pass  # only this job's changes are gone; its exception goes back to its caller
     return outcome
-
-
-_executors: weakref.WeakKeyDictionary[Database, DatabaseExecutor] = weakref.WeakKeyDictionary()
-_executors_guard = threading.Lock()
-
-
-def close_executor(db: Database) -> None:
-    """Stop the executor of ``db``, if it has one (at shutdown; a later call makes a new one)."""
-    with _executors_guard:
-        executor = _executors.pop(db, None)
-    if executor is not None:
-        executor.close()
-
-
-def executor_for(db: Database) -> DatabaseExecutor:
-    """The executor of ``db`` (one per database object; its threads stop when it is dropped)."""
-    executor = _executors.get(db)
-    if executor is None:
-        with _executors_guard:
-            executor = _executors.get(db)
-            if executor is None:
-                executor = _executors[db] = DatabaseExecutor(db)
-                weakref.finalize(db, executor.close)
-    return executor

@@ -25,7 +25,13 @@ from tinybase.records.engine import RecordEngine
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = ["MAX_OPERATIONS", "OperationResult", "execute_operations", "response_body"]
+__all__ = [
+    "MAX_OPERATIONS",
+    "OperationResult",
+    "execute_operations",
+    "operation_count",
+    "response_body",
+]
 
 MAX_OPERATIONS = 128
 
@@ -47,6 +53,12 @@ def response_body(results: Sequence[OperationResult]) -> dict[str, list[Any]]:
         "ids": [result.record_id for result in results if result.kind == "Create"],
         "results": [{"Id": str(result.record_id)} for result in results],
     }
+
+
+def operation_count(body: Any) -> int:
+    """How many operations ``body`` holds (at least 1): the rows hint of a group commit."""
+    operations = body.get("operations") if isinstance(body, Mapping) else None
+    return max(1, len(operations)) if isinstance(operations, list) else 1
 
 
 def execute_operations(

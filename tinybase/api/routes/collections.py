@@ -51,10 +51,9 @@ from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.auth.principal import Principal
 from tinybase.collections.access import may_see
 from tinybase.collections.catalog import collection_row, collection_view, definition_of
-from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, CollectionRecords
+from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from tinybase.errors import BadRequestError, NotFoundError
 from tinybase.records.conflicts import caller_key
-from tinybase.records.executor import executor_for
 
 _T = TypeVar("_T")
 
@@ -172,8 +171,8 @@ async def list_records(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     state = app_state(request)
     filters = request.query_params.multi_items()
-    page = await executor_for(state.db).read(
-        lambda: CollectionRecords(state.collections).list(
+    page = await state.executor.read(
+        lambda: state.records.list(
             principal,
             name,
             filters=filters,
@@ -196,7 +195,7 @@ async def create_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     data = await RecordBody.data_of(request)
     name = request.path_params["name"]
-    records = CollectionRecords(app_state(request).collections)
+    records = app_state(request).records
     record = await _write(request, principal, name, lambda: records.create(principal, name, data))
     return JSONResponse(record, status_code=201)
 
@@ -208,9 +207,7 @@ async def get_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     name, record_id = request.path_params["name"], request.path_params["record_id"]
     state = app_state(request)
-    record = await executor_for(state.db).read(
-        lambda: CollectionRecords(state.collections).read(principal, name, record_id)
-    )
+    record = await state.executor.read(lambda: state.records.read(principal, name, record_id))
     return JSONResponse(record)
 
 
@@ -222,7 +219,7 @@ async def update_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     data = await RecordBody.data_of(request)
     name, record_id = request.path_params["name"], request.path_params["record_id"]
-    records = CollectionRecords(app_state(request).collections)
+    records = app_state(request).records
     record = await _write(
         request, principal, name, lambda: records.update(principal, name, record_id, data)
     )
@@ -238,9 +235,7 @@ async def delete_record(request: Request) -> Response:
     principal = await get_principal(request)
     name, record_id = request.path_params["name"], request.path_params["record_id"]
     state = app_state(request)
-    await executor_for(state.db).write(
-        lambda: CollectionRecords(state.collections).delete(principal, name, record_id)
-    )
+    await state.executor.write(lambda: state.records.delete(principal, name, record_id))
     return Response(status_code=204)
 
 
@@ -251,10 +246,10 @@ async def _write(request: Request, principal: Principal, name: str, write: Calla
     caller = caller_key(principal, client_ip(request))
 
     def run() -> _T:
-        guarded = CollectionRecords(state.collections).conflicts_may_reveal(principal, name)
+        guarded = state.records.conflicts_may_reveal(principal, name)
         return state.conflicts.run(caller, write, guarded=guarded)
 
-    return await executor_for(state.db).write(run)
+    return await state.executor.write(run)
 
 
 @router.get("", openapi_extra=BEARER_DOCS)

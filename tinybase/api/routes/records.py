@@ -37,7 +37,7 @@ from tinybase.auth.principal import Principal
 from tinybase.errors import ValidationError
 from tinybase.records.conflicts import ConflictBudget, caller_key
 from tinybase.records.engine import RecordEngine
-from tinybase.records.executor import DatabaseExecutor, executor_for
+from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.query import ListQuery
 from tinybase.records.registry import RecordApiRegistry
 
@@ -74,7 +74,7 @@ class Engines:
     def __init__(self, state: AppState, client: str) -> None:
         self.registry: RecordApiRegistry = state.record_apis
         self.conflicts: ConflictBudget = state.conflicts
-        self.executor: DatabaseExecutor = executor_for(state.db)
+        self.executor: DatabaseExecutor = state.executor
         self.client = client
 
     async def read(self, api: str, call: Callable[[RecordEngine], Any]) -> Any:

@@ -9,12 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from tinybase.api.deps import CurrentPrincipal, State, client_ip
 from tinybase.api.json_body import parse_json_body
 from tinybase.records.conflicts import caller_key
-from tinybase.records.transaction import OperationResult, execute_operations, response_body
+from tinybase.records.transaction import (
+    OperationResult,
+    execute_operations,
+    operation_count,
+    response_body,
+)
 
 router = APIRouter(prefix="/api/transaction/v1", tags=["records (TrailBase)"])
 
@@ -30,5 +34,9 @@ async def execute(request: Request, principal: CurrentPrincipal, state: State) -
     # Any operation may conflict on a hidden value: every transaction of a caller but an
     # admin draws on the conflict budget (see tinybase.records.conflicts).
     guarded = not principal.is_admin
-    results = await run_in_threadpool(state.conflicts.run, caller, run, guarded=guarded)
+    # Through the one writer, like every record write: on SQLite the operations join a
+    # group commit in a SAVEPOINT of their own (all or nothing, as before).
+    results = await state.executor.write(
+        lambda: state.conflicts.run(caller, run, guarded=guarded), rows=operation_count(body)
+    )
     return response_body(results)
