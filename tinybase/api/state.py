@@ -19,6 +19,7 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
+from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
@@ -56,6 +57,11 @@ class AppState:
 
     def __post_init__(self) -> None:
         self.background.append(self._poll_settings)
+
+    @property
+    def changes(self) -> ChangeStream:
+        """Every committed record write of this instance (:mod:`tinybase.records.changes`)."""
+        return self.record_apis.changes
 
     def session(self) -> Session:
         """A SQLModel session on the instance's database (``ctx.db`` of functions): its

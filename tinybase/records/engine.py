@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 
@@ -26,6 +27,7 @@ from tinybase.errors import (
     ValidationError,
 )
 from tinybase.records.access import authorize, compile_rules, may
+from tinybase.records.changes import ChangeStream, RecordChange
 from tinybase.records.compiled import CompiledQuery, QueryCache
 from tinybase.records.config import ConflictResolution, RecordApiConfig
 from tinybase.records.cursor import after_cursor, cursor_arguments, decode_cursor, encode_cursor
@@ -96,6 +98,7 @@ class RecordEngine:
         table: the exposed table (or view, with ``read_only=True``).
         read_only: refuse writes (views).
         expand_lookup: finds the engine of a referenced table, for ``expand``.
+        changes: where committed writes are announced (:mod:`tinybase.records.changes`).
 
     Raises:
         ValidationError: the table has no usable primary key, or a rule misuses
@@ -110,9 +113,11 @@ class RecordEngine:
         *,
         read_only: bool = False,
         expand_lookup: ExpandLookup | None = None,
+        changes: ChangeStream | None = None,
     ) -> None:
         self.db, self.api, self.table, self.read_only = db, api, table, read_only
         self.expand_lookup = expand_lookup
+        self.changes = changes
         self.pk = _primary_key(table)
         excluded = set(api.excluded_columns)
         if self.pk in excluded or self.pk.startswith("_"):
@@ -384,7 +389,11 @@ class RecordEngine:
         request = self._prepare(values, creating=False, key=key)
         with map_database_errors(self.table.name), self.db.write() as connection:
             if request:
+                before = self._row_now(connection, key) if self._recording() else None
                 row = self._update_row(connection, principal, rule, key, request)
+                if row is not None and before is not None:
+                    after = self._row_now(connection, key)
+                    self._record("update", principal, key, before, after)
             else:
                 row = self._unchanged_row(connection, principal, rule, key)
             if row is None:
@@ -456,6 +465,7 @@ class RecordEngine:
         key = self.parse_id(record_id)
         params = self._params(principal, rule, key)
         with map_database_errors(self.table.name), self.db.write() as connection:
+            before = self._row_now(connection, key) if self._recording() else None
             row = self._write_row(
                 connection,
                 ("delete", rule is not None),
@@ -464,6 +474,8 @@ class RecordEngine:
             )
             if row is None:
                 self._raise_missing(connection, principal, key)
+            if before is not None:
+                self._record("delete", principal, key, before, None)
 
     # -- ids ------------------------------------------------------------------------------
 
@@ -567,8 +579,13 @@ class RecordEngine:
         values: dict[str, Any],
         request: dict[str, Any],
     ) -> Any:
-        if self.api.conflict_resolution == ConflictResolution.REPLACE and not principal.is_admin:
+        replacing = self.api.conflict_resolution == ConflictResolution.REPLACE
+        if replacing and not principal.is_admin:
             self._guard_replace(connection, principal, values.get(self.pk), request)
+        recording = self._recording()
+        before = None
+        if recording and replacing and values.get(self.pk) is not None:
+            before = self._row_now(connection, values[self.pk])  # a REPLACE may update it
         names = tuple(sorted(values))
         params = self._values(values) | self._params(principal, rule, request=request)
         statement = ("insert", names, rule is not None)
@@ -576,6 +593,11 @@ class RecordEngine:
             connection, statement, lambda: self.statements.insert(names, rule), params
         )
         if row is not None:
+            if recording:
+                after = self._row_now(connection, row[0])
+                self._record(
+                    "create" if before is None else "update", principal, row[0], before, after
+                )
             return _plain_id(row[0])
         if rule is not None and self.api.conflict_resolution != ConflictResolution.IGNORE:
             raise PermissionDeniedError()
@@ -584,6 +606,27 @@ class RecordEngine:
             if holds.first() is None:
                 raise PermissionDeniedError()
         return _plain_id(values.get(self.pk))
+
+    def _recording(self) -> bool:
+        return self.changes is not None and self.changes.active
+
+    def _row_now(self, connection: sa.Connection, key: Any) -> dict[str, Any] | None:
+        """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL)."""
+        row = connection.execute(self.statements.whole_row(), {ID_PARAM: key}).first()
+        return None if row is None else dict(row._mapping)
+
+    def _record(
+        self,
+        operation: Literal["create", "update", "delete"],
+        principal: Principal,
+        key: Any,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """Announce a write once its transaction has committed (dropped on rollback)."""
+        assert self.changes is not None
+        change = RecordChange(self.table.name, operation, _plain_id(key), before, after, principal)
+        self.db.after_commit(functools.partial(self.changes.publish, change))
 
     def _write_row(
         self,

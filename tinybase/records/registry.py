@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from tinybase.db.models import Collection, RecordApi
 from tinybase.db.types import UTCDateTime
 from tinybase.errors import ConflictError, NotFoundError, TinyBaseError, ValidationError
+from tinybase.records.changes import ChangeStream
 from tinybase.records.config import RecordApiConfig, RecordValidator
 from tinybase.records.engine import RecordEngine
 
@@ -94,6 +95,7 @@ class RecordApiRegistry:
         sources: providers of APIs (see :class:`RecordApiSource`); more with
             :meth:`add_source`.
         poll_seconds: how often a lookup checks the database for changes made elsewhere.
+        changes: where every engine announces its committed writes (a new stream if None).
     """
 
     def __init__(
@@ -104,8 +106,10 @@ class RecordApiRegistry:
         sources: Sequence[RecordApiSource] = (),
         poll_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        changes: ChangeStream | None = None,
     ) -> None:
         self.db = db
+        self.changes = changes or ChangeStream()
         self._config_apis = list(config_apis)
         self._sources = list(sources)
         self._poll_seconds = poll_seconds
@@ -253,7 +257,14 @@ class RecordApiRegistry:
             logger.warning("record API %r (%s) skipped: the name is taken", config.name, origin)
             return
         check_exposable(config.table_name)
-        engine = RecordEngine(self.db, config, table, read_only=read_only, expand_lookup=lookup)
+        engine = RecordEngine(
+            self.db,
+            config,
+            table,
+            read_only=read_only,
+            expand_lookup=lookup,
+            changes=self.changes,
+        )
         apis[config.name] = RegisteredApi(config, table, engine, origin)
 
     @staticmethod

@@ -96,6 +96,17 @@ class Statements:
             ),
         )
 
+    def whole_row(self) -> sa.Select[Any]:
+        """Every column of the row ``tb_id`` (``FOR UPDATE`` on PostgreSQL), for changes."""
+        return self._cached(
+            ("whole",),
+            lambda: (
+                sa.select(self.table)
+                .where(self.table.c[self.pk] == self._id_bind())
+                .with_for_update()
+            ),
+        )
+
     def count(self) -> sa.Select[Any]:
         """``SELECT count(*) FROM t AS _row_`` (conditions are added per request)."""
         return sa.select(sa.func.count()).select_from(self.row)
