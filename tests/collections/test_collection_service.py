@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from tinybase.collections.service import CollectionService
 from tinybase.db.models import Collection, Record
-from tinybase.errors import ConflictError
+from tinybase.errors import ConflictError, ValidationError
 
 
 def test_collections_crud(session: Session) -> None:
@@ -144,3 +144,20 @@ def test_view_handles_wide_schemas(session: Session) -> None:
     created = service.create_record(wide, data)
     row = session.exec(select(Record).where(Record.id == str(created.id))).one()
     assert row.data == data
+
+
+def test_a_lone_surrogate_from_python_is_a_validation_error_naming_the_field(
+    session: Session,
+) -> None:
+    service = CollectionService(session)
+    posts = service.create_collection(
+        "posts",
+        "Posts",
+        {"fields": [{"name": "title", "type": "string"}, {"name": "meta", "type": "json"}]},
+    )
+    for data, field in (({"title": "bad \ud800"}, "title"), ({"meta": {"k\udfff": 1}}, "meta")):
+        with pytest.raises(ValidationError) as caught:
+            service.create_record(posts, data)
+        assert [error["loc"][-1] for error in caught.value.detail] == [field]
+        assert "surrogate" in caught.value.detail[0]["msg"]
+    assert service.list_records(posts) == ([], 0)

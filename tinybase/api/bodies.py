@@ -15,11 +15,12 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["RequestBody", "reject_unencodable"]
+__all__ = ["UNENCODABLE_MESSAGE", "UNENCODABLE_TYPE", "RequestBody", "reject_unencodable"]
 
-# Pydantic's own type and wording for undecodable text, so clients see one error everywhere.
-_ERROR_TYPE = "string_unicode"
-_MESSAGE = "Input should be a valid string, unable to parse raw data as a unicode string"
+# Pydantic's own type and wording for undecodable text: the record bodies' parser
+# (tinybase.api.json_body) uses them too, so clients see one error everywhere.
+UNENCODABLE_TYPE = "string_unicode"
+UNENCODABLE_MESSAGE = "Input should be a valid string, unable to parse raw data as a unicode string"
 
 
 def reject_unencodable(value: Any) -> Any:
@@ -35,7 +36,7 @@ def reject_unencodable(value: Any) -> Any:
         item = pending.pop()
         if isinstance(item, str):
             if not _encodable(item):
-                raise PydanticCustomError(_ERROR_TYPE, _MESSAGE)
+                raise PydanticCustomError(UNENCODABLE_TYPE, UNENCODABLE_MESSAGE)
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())

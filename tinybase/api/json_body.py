@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from tinybase.api.bodies import UNENCODABLE_MESSAGE, UNENCODABLE_TYPE
 from tinybase.errors import BadRequestError, ValidationError
 
 __all__ = ["parse_json_body"]
@@ -123,11 +124,6 @@ def _escaped(key: str) -> str:
     return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-# The type and wording of Pydantic's error for undecodable text, as the other bodies give
-# (tinybase.api.bodies): clients see one error for a lone surrogate everywhere.
-_SURROGATE_MESSAGE = "Input should be a valid string, unable to parse raw data as a unicode string"
-
-
 def _surrogate_error(path: list[str | int]) -> ValidationError:
-    error = {"loc": ["body", *path], "msg": _SURROGATE_MESSAGE, "type": "string_unicode"}
+    error = {"loc": ["body", *path], "msg": UNENCODABLE_MESSAGE, "type": UNENCODABLE_TYPE}
     return ValidationError([error])

@@ -183,6 +183,7 @@ def _to_uuid_text(value: Any) -> str:
 
 def _to_text(value: Any) -> str:
     if isinstance(value, str):
+        _check_encodable(value)
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
@@ -205,7 +206,8 @@ def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
 
     Raises:
         ValueError: nested deeper than ``max_depth``, an object key that is not a string, a
-            number that is not finite, or a value of no JSON type (the reason, short).
+            number that is not finite, text with a lone surrogate, or a value of no JSON
+            type (the reason, short).
     """
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
@@ -219,11 +221,29 @@ def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise ValueError("JSON object keys must be strings")
+                _check_encodable(key)
                 pending.append((child, depth + 1))
+        elif isinstance(item, str):
+            _check_encodable(item)
         elif isinstance(item, float) and not math.isfinite(item):
             raise ValueError("JSON numbers must be finite")
         elif item is not None and not isinstance(item, str | int | float | bool):
             raise ValueError(f"{type(item).__name__} is not a JSON value")
+
+
+def _check_encodable(text: str) -> None:
+    """Refuse text that cannot be stored: a lone UTF-16 surrogate has no UTF-8 encoding, and
+    SQLite and PostgreSQL refuse it on bind (Python callers can pass one; JSON can spell one).
+
+    Raises:
+        ValueError: ``text`` holds a lone surrogate.
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text with a lone UTF-16 surrogate cannot be stored") from None
 
 
 def _to_json(value: Any) -> Any:
