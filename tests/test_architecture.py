@@ -36,6 +36,7 @@ class Import:
     target: str  # imported module, e.g. "tinybase.db.models", or a third-party top name
     line: int
     top_level: bool  # executed at import time (not in a function, not under TYPE_CHECKING)
+    type_only: bool = False  # under ``if TYPE_CHECKING:``: never executed
 
 
 def module_name(path: Path) -> str:
@@ -50,16 +51,22 @@ def modules() -> dict[str, Path]:
 def imports_of(name: str, path: Path, known: dict[str, Path]) -> Iterator[Import]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    yield from _walk(tree, name, package, known, top_level=True)
+    yield from _walk(tree, name, package, known, top_level=True, type_only=False)
 
 
 def _walk(
-    node: ast.AST, name: str, package: str, known: dict[str, Path], *, top_level: bool
+    node: ast.AST,
+    name: str,
+    package: str,
+    known: dict[str, Path],
+    *,
+    top_level: bool,
+    type_only: bool,
 ) -> Iterator[Import]:
     for child in ast.iter_child_nodes(node):
         if isinstance(child, ast.Import):
             for alias in child.names:
-                yield Import(name, alias.name, child.lineno, top_level)
+                yield Import(name, alias.name, child.lineno, top_level, type_only)
         elif isinstance(child, ast.ImportFrom):
             base = child.module or ""
             if child.level:
@@ -69,18 +76,13 @@ def _walk(
             for alias in child.names:
                 candidate = f"{base}.{alias.name}"
                 target = candidate if candidate in known else base
-                yield Import(name, target, child.lineno, top_level)
-        elif _is_deferred(child):
-            yield from _walk(child, name, package, known, top_level=False)
+                yield Import(name, target, child.lineno, top_level, type_only)
+        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            yield from _walk(child, name, package, known, top_level=False, type_only=type_only)
+        elif isinstance(child, ast.If) and _is_type_checking(child.test):
+            yield from _walk(child, name, package, known, top_level=False, type_only=True)
         else:
-            yield from _walk(child, name, package, known, top_level=top_level)
-
-
-def _is_deferred(node: ast.AST) -> bool:
-    """A function body, or an ``if TYPE_CHECKING:`` block: not run at import time."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        return True
-    return isinstance(node, ast.If) and _is_type_checking(node.test)
+            yield from _walk(child, name, package, known, top_level=top_level, type_only=type_only)
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -165,11 +167,29 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_import_cycles_between_modules() -> None:
+    """Deferred imports (inside functions) count: they hide a circle, they don't remove it.
+    Imports for type checking only never run and may point back."""
     graph: dict[str, set[str]] = {}
     for found in ALL_IMPORTS:
-        if found.top_level and found.target in ALL_MODULES and found.target != found.source:
+        if not found.type_only and found.target in ALL_MODULES and found.target != found.source:
             graph.setdefault(found.source, set()).add(found.target)
     assert find_cycle(graph) is None
+
+
+def test_the_walk_tells_deferred_and_type_only_imports_apart() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "import tinybase.errors\n"
+        "if TYPE_CHECKING:\n"
+        "    import tinybase.db\n"
+        "def later():\n"
+        "    import tinybase.data\n"
+    )
+    found = list(_walk(ast.parse(source), "m", "m", {}, top_level=True, type_only=False))
+    kinds = {item.target: (item.top_level, item.type_only) for item in found}
+    assert kinds["tinybase.errors"] == (True, False)
+    assert kinds["tinybase.db"] == (False, True)
+    assert kinds["tinybase.data"] == (False, False)
 
 
 def test_no_import_cycles_between_layers() -> None:

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from tinybase.data.codecs import sql_type_for
 from tinybase.data.errors import InvalidDataError
 from tinybase.data.records import class_fields, make_flexiclass, snake_case
-from tinybase.data.schema import sync_table, type_key
+from tinybase.data.schema import sync_table
+from tinybase.data.schema_diff import type_key
+from tinybase.data.table import Table
 from tinybase.data.tableinfo import reflect_table
 
 if TYPE_CHECKING:
     from tinybase.data.database import Database
-    from tinybase.data.table import Table
 
 __all__ = ["create_table", "desired_table"]
 
@@ -40,8 +41,6 @@ def create_table(
             pass ``pk=``), or a field has an unsupported type.
         SchemaChangeError: ``transform`` cannot convert existing values.
     """
-    from tinybase.data.table import Table
-
     make_flexiclass(cls)
     table_name = name or snake_case(cls.__name__)
     fields = class_fields(cls)

@@ -30,17 +30,16 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from tinybase.data.create import create_table
 from tinybase.data.engine import IMMEDIATE_OPTION, create_engine, is_memory, sqlite_path
 from tinybase.data.errors import DatabaseBusyError, DataError, NotFoundError
 from tinybase.data.placeholders import to_text_clause
+from tinybase.data.table import Table
 from tinybase.data.tableinfo import TableInfo, reflect_table
-
-if TYPE_CHECKING:
-    from tinybase.data.table import Table
 
 __all__ = ["WRITE_WAIT_SECONDS", "Database", "database"]
 
@@ -347,8 +346,6 @@ class Database:
         name: str | None = None,
     ) -> Table:
         """Create the table for ``cls`` (see :func:`tinybase.data.create.create_table`)."""
-        from tinybase.data.create import create_table
-
         return create_table(self, cls, pk=pk, transform=transform, name=name)
 
     @property
@@ -423,8 +420,6 @@ class Tables:
         self._db = db
 
     def __getitem__(self, name: str) -> Table:
-        from tinybase.data.table import Table
-
         return Table(self._db, name, self._db.row_class(name))
 
     def __getattr__(self, name: str) -> Table:
