@@ -8,13 +8,11 @@ ready for orjson. See :mod:`tinybase.records.statements` for how rules become SQ
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
@@ -28,18 +26,15 @@ from tinybase.errors import (
 )
 from tinybase.records.access import authorize, compile_rules, may
 from tinybase.records.changes import ChangeStream, RecordChange
-from tinybase.records.compiled import CompiledQuery, QueryCache
+from tinybase.records.compiled import QueryCache
 from tinybase.records.config import ConflictResolution, RecordApiConfig
-from tinybase.records.cursor import after_cursor, cursor_arguments, decode_cursor, encode_cursor
-from tinybase.records.filters import (
-    FILTER_PARAM,
-    FilterShape,
-    bind_filter,
-    build_filter,
-    uses_regex,
-)
+from tinybase.records.cursor import encode_cursor
+from tinybase.records.expand import expand_records
+from tinybase.records.filters import uses_regex
 from tinybase.records.integrity import map_database_errors
-from tinybase.records.order import SortKey, sort_keys
+from tinybase.records.keys import base64_uuid, plain_id, primary_key, unique_column_sets
+from tinybase.records.listing import ColumnAllowlist, Lister
+from tinybase.records.order import sort_keys
 from tinybase.records.query import ListQuery, ListResult
 from tinybase.records.rules import ROW_ALIAS, CompiledRule, Operation
 from tinybase.records.schema import json_schema
@@ -53,40 +48,11 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BULK", "ExpandLookup", "RecordEngine"]
 
 MAX_BULK = 1024
-_REGEX_STATEMENT_TIMEOUT = sa.text("SET LOCAL statement_timeout = 2000")
 TIMESTAMP_COLUMNS = ("created_at", "updated_at")
 USER_TABLE_KEY = "_user.id"
-LIMIT_PARAM = "tb_limit"
-OFFSET_PARAM = "tb_offset"
 
 ExpandLookup = Callable[[str], "RecordEngine | None"]
 """Given a table name, the engine of the record API that exposes it (or None)."""
-
-
-class _Resolver:
-    """The allowlist of columns clients may filter and sort on: the readable ones."""
-
-    def __init__(self, row: sa.Alias, readable: Iterable[str]) -> None:
-        self._columns = {name: row.c[name] for name in readable}
-
-    def resolve(self, name: str) -> sa.ColumnElement[Any]:
-        column = self._columns.get(name)
-        if column is None:
-            raise BadRequestError(f"unknown column: {name[:64]!r}")
-        return column
-
-
-class _ListShape(NamedTuple):
-    """What a list's SQL depends on; requests of equal shape share one compiled query."""
-
-    rule: CompiledRule | None
-    filters: FilterShape | None
-    keys: list[SortKey]
-    cursor: tuple[bool, ...] | None  # per sort key: is the cursor's value NULL?
-
-    def key(self) -> tuple[Any, ...]:
-        order = tuple((key.name, key.descending) for key in self.keys)
-        return (self.rule is not None, self.filters, order, self.cursor)
 
 
 class RecordEngine:
@@ -118,7 +84,7 @@ class RecordEngine:
         self.db, self.api, self.table, self.read_only = db, api, table, read_only
         self.expand_lookup = expand_lookup
         self.changes = changes
-        self.pk = _primary_key(table)
+        self.pk = primary_key(table)
         excluded = set(api.excluded_columns)
         if self.pk in excluded or self.pk.startswith("_"):
             raise ValidationError.for_field("excluded_columns", "the primary key must be readable")
@@ -128,7 +94,7 @@ class RecordEngine:
         self.writable = {c.name: c for c in table.columns if c.name not in excluded}
         self.kinds = {c.name: value_kind(c) for c in table.columns}
         self.row = table.alias(ROW_ALIAS)
-        self.resolver = _Resolver(self.row, self.readable)
+        self.resolver = ColumnAllowlist(self.row, self.readable)
         self.rules = compile_rules(api, table, dialect=db.dialect)
         self.queries = QueryCache(db.engine.dialect)
         self.statements = Statements(
@@ -153,7 +119,8 @@ class RecordEngine:
             self.kinds[self.pk] == ValueKind.TEXT and getattr(pk_type, "length", None) == 36
         )
         self.generates_id = self.kinds[self.pk] in (ValueKind.TEXT, ValueKind.UUID)
-        self.unique_sets = _unique_column_sets(table)
+        self.unique_sets = unique_column_sets(table)
+        self.lister = Lister(db, api, self.statements, self.queries, self.resolver)
 
     def conflicts_may_reveal(self, principal: Principal) -> bool:
         """Whether a unique conflict could tell ``principal`` a value they may not read.
@@ -189,7 +156,7 @@ class RecordEngine:
             raise NotFoundError()
         record = dict(zip(self.readable, found[0], strict=True))
         if self.api.expand:
-            self._expand(principal, [record], expand)
+            expand_records(self, principal, [record], expand)
         return record
 
     def read_many(self, principal: Principal, ids: Iterable[Any]) -> dict[str, dict[str, Any]]:
@@ -208,7 +175,7 @@ class RecordEngine:
         """A page of the records ``principal`` may list, filtered and sorted in SQL.
 
         The SELECT (rule, filters, order, cursor condition) is compiled once per shape of
-        the request; each request binds only its values (:class:`_ListShape`).
+        the request; each request binds only its values (:mod:`tinybase.records.listing`).
 
         Raises:
             BadRequestError: a bad filter, order, cursor or expand (named).
@@ -218,102 +185,15 @@ class RecordEngine:
         keys = sort_keys(query.order, self.resolver, self.row.c[self.pk])
         if any(self.kinds[key.column.key] == ValueKind.JSON for key in keys):
             raise BadRequestError("order: JSON columns cannot be sorted")
-        shape, params = self._bind_list(principal, rule, keys, query)
+        shape, params = self.lister.bind(self._params(principal, rule), rule, keys, query)
+        guarded = self.db.dialect == "postgresql" and uses_regex(query.filters)
         with map_database_errors(self.table.name):
-            if self.db.dialect == "postgresql" and uses_regex(query.filters):
-                rows, total = self._list_guarded(shape, params, count=query.count)
-            else:
-                rows, total = self._list_compiled(shape, params, count=query.count)
+            rows, total = self.lister.run(shape, params, count=query.count, guarded=guarded)
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
         next_cursor = encode_cursor(keys, records[-1]) if records else None
         if self.api.expand:
-            self._expand(principal, records, query.expand)
+            expand_records(self, principal, records, query.expand)
         return ListResult(records=records, cursor=next_cursor, total_count=total)
-
-    def _bind_list(
-        self, principal: Principal, rule: CompiledRule | None, keys: list[SortKey], query: ListQuery
-    ) -> tuple[_ListShape, dict[str, Any]]:
-        """The list's shape and the values of its parameters (filters checked and converted).
-
-        Raises:
-            BadRequestError: a bad filter or cursor (named).
-        """
-        params = self._params(principal, rule)
-        filters = None
-        if query.filters is not None:
-            filters, values = bind_filter(query.filters, self.resolver)
-            params.update((FILTER_PARAM.format(i), value) for i, value in enumerate(values))
-        cursor = None
-        if query.cursor:
-            values = decode_cursor(keys, query.cursor)
-            cursor = tuple(value is None for value in values)
-            params.update(cursor_arguments(values))
-        params[LIMIT_PARAM] = min(query.limit, self.api.listing_hard_limit)
-        params[OFFSET_PARAM] = query.offset
-        return _ListShape(rule, filters, keys, cursor), params
-
-    def _page_query(self, shape: _ListShape) -> CompiledQuery:
-        def build() -> sa.Select[Any]:
-            statement = self.statements.select_rows(shape.rule)
-            if shape.filters is not None:
-                statement = statement.where(build_filter(shape.filters, self.resolver))
-            if shape.cursor is not None:
-                nulls_smallest = self.db.dialect == "sqlite"
-                after = after_cursor(shape.keys, shape.cursor, nulls_smallest=nulls_smallest)
-                statement = statement.where(after)
-            statement = statement.order_by(*(key.clause() for key in shape.keys))
-            # OFFSET is always a parameter: SQLite's compiler adds `OFFSET 0` to a LIMIT
-            # parameter otherwise, as a literal.
-            statement = statement.limit(sa.bindparam(LIMIT_PARAM, type_=sa.Integer))
-            return statement.offset(sa.bindparam(OFFSET_PARAM, type_=sa.Integer))
-
-        return self.queries.fixed(("page", shape.key()), build)
-
-    def _count_query(self, shape: _ListShape) -> CompiledQuery:
-        def build() -> sa.Select[Any]:
-            statement = self.statements.count()
-            if shape.filters is not None:
-                statement = statement.where(build_filter(shape.filters, self.resolver))
-            return statement if shape.rule is None else statement.where(shape.rule.clause)
-
-        return self.queries.fixed(("count", shape.rule is not None, shape.filters), build)
-
-    def _list_compiled(
-        self, shape: _ListShape, params: dict[str, Any], *, count: bool
-    ) -> tuple[Sequence[Any], int | None]:
-        """Rows (and the count) on the raw-connection fast path (:mod:`.compiled`).
-
-        On SQLite the page and the count are two snapshots, like two statements of a
-        READ COMMITTED transaction on PostgreSQL: a write in between may make them differ
-        by that write. The count is remembered under the page's query and arguments (they
-        determine the filters and the rule's values, hence the count) until the database
-        changes.
-        """
-        page = self._page_query(shape)
-        with self.db.dbapi_read() as connection:
-            args = page.arguments(params)
-            rows = page.run(connection, args)
-            if not count:
-                return rows, None
-
-            def total() -> int:
-                return self._count_query(shape).rows(connection, params)[0][0]
-
-            return rows, self.queries.count(connection, (page, args), total)
-
-    def _list_guarded(
-        self, shape: _ListShape, params: dict[str, Any], *, count: bool
-    ) -> tuple[Sequence[Any], int | None]:
-        """PostgreSQL with a regular expression: one transaction with a statement timeout."""
-        with self.db.read() as connection:
-            # `~` with a client's pattern must not run away (SQLite's REGEXP has its own
-            # per-match timeout); SET LOCAL ends with this read transaction.
-            connection.execute(_REGEX_STATEMENT_TIMEOUT)
-            rows = connection.execute(self._page_query(shape).statement, params).fetchall()
-            if not count:
-                return rows, None
-            total = connection.execute(self._count_query(shape).statement, params).scalar_one()
-        return rows, total
 
     def json_schema(self, principal: Principal, mode: str = "Insert") -> dict[str, Any]:
         """The JSON Schema of records in ``mode`` (``Insert``, ``Update`` or ``Select``).
@@ -413,7 +293,7 @@ class RecordEngine:
         if may(self.api, principal, Operation.READ):
             with contextlib.suppress(NotFoundError):
                 return self.read(principal, key)
-        return {self.pk: _plain_id(key)}
+        return {self.pk: plain_id(key)}
 
     def _reads_everything(self, principal: Principal) -> bool:
         """Whether ``principal`` may read every row (no read rule, or an admin)."""
@@ -497,7 +377,7 @@ class RecordEngine:
         if isinstance(raw, uuid.UUID):
             raw = str(raw)
         if self.uuid_key and isinstance(raw, str) and len(raw) == 22:
-            raw = _base64_uuid(raw) or raw
+            raw = base64_uuid(raw) or raw
         try:
             return convert(kind, raw)
         except ValueError:
@@ -598,14 +478,14 @@ class RecordEngine:
                 self._record(
                     "create" if before is None else "update", principal, row[0], before, after
                 )
-            return _plain_id(row[0])
+            return plain_id(row[0])
         if rule is not None and self.api.conflict_resolution != ConflictResolution.IGNORE:
             raise PermissionDeniedError()
         if rule is not None:
             holds = connection.execute(self.statements.rule_holds(rule, on_row=False), params)
             if holds.first() is None:
                 raise PermissionDeniedError()
-        return _plain_id(values.get(self.pk))
+        return plain_id(values.get(self.pk))
 
     def _recording(self) -> bool:
         return self.changes is not None and self.changes.active
@@ -625,7 +505,7 @@ class RecordEngine:
     ) -> None:
         """Announce a write once its transaction has committed (dropped on rollback)."""
         assert self.changes is not None
-        change = RecordChange(self.table.name, operation, _plain_id(key), before, after, principal)
+        change = RecordChange(self.table.name, operation, plain_id(key), before, after, principal)
         self.db.after_commit(functools.partial(self.changes.publish, change))
 
     def _write_row(
@@ -672,71 +552,3 @@ class RecordEngine:
             if connection.execute(statement, self._params(principal, rule, key)).first():
                 raise PermissionDeniedError()
         raise NotFoundError()
-
-    def _expand(
-        self, principal: Principal, records: list[dict[str, Any]], names: Sequence[str]
-    ) -> None:
-        """Replace expanded foreign keys by ``{"id": ..., "data": {...}}`` or None, and the
-        API's other expandable columns by ``{"id": ...}`` (TrailBase's shape; NULL stays null).
-
-        Each referenced record is read through the API exposing its table, with the
-        caller's own ACLs and read rule: what the caller may not read comes back as None.
-        """
-        for name in names:
-            if name not in self.api.expand:
-                raise BadRequestError(f"expand: {name[:64]!r} is not expandable")
-            self.resolver.resolve(name)
-            target = self._expand_target(name)
-            found = target.read_many(principal, (r[name] for r in records)) if target else {}
-            for record in records:
-                value = record[name]
-                data = None if value is None else found.get(str(value))
-                record[name] = None if data is None else {"id": _plain_id(value), "data": data}
-        for name in self.api.expand:
-            if name in names or name not in self.readable:
-                continue
-            for record in records:
-                if record[name] is not None:
-                    record[name] = {"id": _plain_id(record[name])}
-
-    def _expand_target(self, name: str) -> RecordEngine | None:
-        for foreign_key in self.table.c[name].foreign_keys:
-            table_name, _, column = foreign_key.target_fullname.rpartition(".")
-            target = self.expand_lookup(table_name) if self.expand_lookup else None
-            if target is not None and target.pk == column:
-                return target
-        if not self.table.c[name].foreign_keys:
-            raise BadRequestError(f"expand: {name!r} is not a foreign key")
-        return None
-
-
-def _unique_column_sets(table: sa.Table) -> tuple[frozenset[str], ...]:
-    """The column sets of the table's unique constraints and indexes, the key aside."""
-    sets = {
-        frozenset(constraint.columns.keys())
-        for constraint in table.constraints
-        if isinstance(constraint, sa.UniqueConstraint)
-    }
-    sets |= {frozenset(index.columns.keys()) for index in table.indexes if index.unique}
-    return tuple(columns for columns in sets if columns and columns != {_primary_key(table)})
-
-
-def _primary_key(table: sa.Table) -> str:
-    columns = list(table.primary_key.columns)
-    if len(columns) == 1:
-        return columns[0].name
-    if not columns and "id" in table.c:
-        return "id"  # views have no declared key: TrailBase's convention, an id column
-    raise ValidationError.for_field("table_name", "the table needs a single-column primary key")
-
-
-def _plain_id(value: Any) -> Any:
-    return str(value) if isinstance(value, uuid.UUID) else value
-
-
-def _base64_uuid(raw: str) -> str | None:
-    try:
-        data = base64.urlsafe_b64decode(raw + "==")
-    except (binascii.Error, ValueError):
-        return None
-    return str(uuid.UUID(bytes=data)) if len(data) == 16 else None

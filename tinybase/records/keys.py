@@ -1,0 +1,53 @@
+"""Keys of record tables: the primary key, the unique column sets, ids as clients spell them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from tinybase.errors import ValidationError
+
+__all__ = ["base64_uuid", "plain_id", "primary_key", "unique_column_sets"]
+
+
+def unique_column_sets(table: sa.Table) -> tuple[frozenset[str], ...]:
+    """The column sets of the table's unique constraints and indexes, the key aside."""
+    sets = {
+        frozenset(constraint.columns.keys())
+        for constraint in table.constraints
+        if isinstance(constraint, sa.UniqueConstraint)
+    }
+    sets |= {frozenset(index.columns.keys()) for index in table.indexes if index.unique}
+    return tuple(columns for columns in sets if columns and columns != {primary_key(table)})
+
+
+def primary_key(table: sa.Table) -> str:
+    """The name of the table's single-column primary key (a view's ``id`` column).
+
+    Raises:
+        ValidationError: the table has no single-column key.
+    """
+    columns = list(table.primary_key.columns)
+    if len(columns) == 1:
+        return columns[0].name
+    if not columns and "id" in table.c:
+        return "id"  # views have no declared key: TrailBase's convention, an id column
+    raise ValidationError.for_field("table_name", "the table needs a single-column primary key")
+
+
+def plain_id(value: Any) -> Any:
+    """A key as JSON carries it (UUIDs as text)."""
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def base64_uuid(raw: str) -> str | None:
+    """TrailBase's older url-safe base64 form of a UUID as text, or None if it is not one."""
+    try:
+        data = base64.urlsafe_b64decode(raw + "==")
+    except (binascii.Error, ValueError):
+        return None
+    return str(uuid.UUID(bytes=data)) if len(data) == 16 else None
