@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tinybase import __version__
+from tinybase.cli import serve as serve_command
 from tinybase.cli.config_template import render_config_template, toml_location
 from tinybase.cli.main import app
 from tinybase.data import database
@@ -189,6 +190,45 @@ def test_serve_refuses_reload_with_workers() -> None:
     assert "--reload" in result.output
 
 
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """The arguments of every ``uvicorn.run`` call ``tinybase serve`` makes (none serves)."""
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(serve_command.uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    return calls
+
+
+def printed_setup_link(output: str) -> str:
+    [link] = re.findall(r"^  (\S+)/admin/setup\?token=[\w-]+$", output, flags=re.MULTILINE)
+    return link
+
+
+def test_serve_prints_the_setup_link_on_the_port_it_listens_on(
+    uvicorn_runs: list[dict[str, object]],
+) -> None:
+    result = runner.invoke(app, ["serve", "--port", "8766"])
+    assert result.exit_code == 0, result.output
+    assert printed_setup_link(result.output) == "http://127.0.0.1:8766"
+    assert [(run["host"], run["port"]) for run in uvicorn_runs] == [("0.0.0.0", 8766)]
+
+
+def test_serve_prints_the_setup_link_on_an_ipv6_interface(
+    uvicorn_runs: list[dict[str, object]],
+) -> None:
+    result = runner.invoke(app, ["serve", "--host", "::", "--port", "8766"])
+    assert result.exit_code == 0, result.output
+    assert printed_setup_link(result.output) == "http://[::1]:8766"
+
+
+def test_serve_prints_the_setup_link_on_public_url_when_set(
+    uvicorn_runs: list[dict[str, object]],
+) -> None:
+    env = {"TINYBASE_PUBLIC_URL": "https://base.example/"}
+    result = runner.invoke(app, ["serve", "--port", "8766"], env=env)
+    assert result.exit_code == 0, result.output
+    assert printed_setup_link(result.output) == "https://base.example"
+
+
 # -- a real server -------------------------------------------------------------------------
 
 
@@ -241,6 +281,7 @@ def test_serve_starts_a_real_server_on_a_fresh_folder(tmp_path: Path) -> None:
             output, _ = process.communicate()
     assert process.returncode == 0, output
     assert (tmp_path / "tinybase.db").is_file()  # created and migrated on first run
-    assert "/admin/setup?token=" in output  # no admin yet: the one-time setup URL
+    # No admin yet: the one-time setup URL, on the port the server listens on.
+    assert f"  http://127.0.0.1:{port}/admin/setup?token=" in output
     assert "Traceback" not in output
     assert "[tour-42] 127.0.0.1" in output  # request ids in the access log

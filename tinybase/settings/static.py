@@ -106,7 +106,8 @@ class Config(BaseSettings):
     # Beyond the seed's table.
     public_url: str = Field(
         "http://127.0.0.1:8000",
-        description="The URL users reach this server at (used in e-mailed links).",
+        description="The URL users reach this server at (the base of reset links; of the "
+        "setup link when set, which otherwise names the address the server listens on).",
     )
     auth_access_token_ttl_minutes: int = Field(
         15, description="Lifetime of an access token (JWT), in minutes."
