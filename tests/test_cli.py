@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -24,7 +25,7 @@ from tinybase.cli.main import app
 from tinybase.data import database
 from tinybase.db import migrate
 from tinybase.db.models import User
-from tinybase.settings import Config, flatten_toml
+from tinybase.settings import Config, check_environment, environment_variable, flatten_toml
 
 runner = CliRunner()
 TINYBASE = Path(sys.executable).parent / "tinybase"
@@ -99,6 +100,27 @@ def test_config_template_documents_every_setting_at_its_default() -> None:
             assert getattr(defaults, name) == expected, name
             seen.add(name)
     assert seen == set(Config.model_fields) - {"record_apis"}
+
+
+def test_config_template_names_each_settings_environment_variable() -> None:
+    lines = render_config_template().splitlines()
+    section = None
+    named: dict[str, str] = {}
+    for previous, line in itertools.pairwise(lines):
+        if header := re.fullmatch(r"\[(\w+)\]", line):
+            section = header.group(1)
+        elif assignment := re.fullmatch(r"# (\w+) = .+", line):
+            key = assignment.group(1)
+            [name] = flatten_toml({section: {key: None}} if section else {key: None})
+            named[name] = previous
+    assert named == {
+        name: f"# (environment: {environment_variable(name)})"
+        for name in set(Config.model_fields) - {"record_apis"}
+    }
+    assert named["db_url"] == "# (environment: TINYBASE_DB_URL)"
+    mentioned = set(re.findall(r"TINYBASE_\w+", render_config_template()))
+    check_environment(dict.fromkeys(mentioned, "x"))  # every variable it names is real
+    assert "<SECTION>" not in render_config_template()
 
 
 def test_uncommented_template_loads_as_the_defaults(
@@ -181,7 +203,7 @@ def test_db_upgrade_current_history(tmp_path: Path) -> None:
 def test_unknown_environment_variable_stops_a_command() -> None:
     result = runner.invoke(app, ["db", "current"], env={"TINYBASE_DB_ULR": "sqlite://"})
     assert result.exit_code == 2
-    assert "TINYBASE_DB_ULR" in result.output
+    assert "TINYBASE_DB_ULR (did you mean TINYBASE_DB_URL?)" in result.output
 
 
 def test_serve_refuses_reload_with_workers() -> None:
