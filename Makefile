@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # e.g. make bench BENCH_ARGS="--quick --only pocketbase,ceiling"
 BENCH_ARGS ?=
+# make serve listens on this machine only; make serve HOST=0.0.0.0 on every interface.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: serve test lint format bench clean
 
@@ -22,7 +25,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP) $@
 
 serve: $(STAMP)
-	$(BIN)/tinybase serve
+	$(BIN)/tinybase serve --host $(HOST) --port $(PORT)
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -18,12 +19,13 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tinybase import __version__
+from tinybase.cli import serve as serve_command
 from tinybase.cli.config_template import render_config_template, toml_location
 from tinybase.cli.main import app
 from tinybase.data import database
 from tinybase.db import migrate
 from tinybase.db.models import User
-from tinybase.settings import Config, flatten_toml
+from tinybase.settings import Config, check_environment, environment_variable, flatten_toml
 
 runner = CliRunner()
 TINYBASE = Path(sys.executable).parent / "tinybase"
@@ -98,6 +100,27 @@ def test_config_template_documents_every_setting_at_its_default() -> None:
             assert getattr(defaults, name) == expected, name
             seen.add(name)
     assert seen == set(Config.model_fields) - {"record_apis"}
+
+
+def test_config_template_names_each_settings_environment_variable() -> None:
+    lines = render_config_template().splitlines()
+    section = None
+    named: dict[str, str] = {}
+    for previous, line in itertools.pairwise(lines):
+        if header := re.fullmatch(r"\[(\w+)\]", line):
+            section = header.group(1)
+        elif assignment := re.fullmatch(r"# (\w+) = .+", line):
+            key = assignment.group(1)
+            [name] = flatten_toml({section: {key: None}} if section else {key: None})
+            named[name] = previous
+    assert named == {
+        name: f"# (environment: {environment_variable(name)})"
+        for name in set(Config.model_fields) - {"record_apis"}
+    }
+    assert named["db_url"] == "# (environment: TINYBASE_DB_URL)"
+    mentioned = set(re.findall(r"TINYBASE_\w+", render_config_template()))
+    check_environment(dict.fromkeys(mentioned, "x"))  # every variable it names is real
+    assert "<SECTION>" not in render_config_template()
 
 
 def test_uncommented_template_loads_as_the_defaults(
@@ -180,13 +203,52 @@ def test_db_upgrade_current_history(tmp_path: Path) -> None:
 def test_unknown_environment_variable_stops_a_command() -> None:
     result = runner.invoke(app, ["db", "current"], env={"TINYBASE_DB_ULR": "sqlite://"})
     assert result.exit_code == 2
-    assert "TINYBASE_DB_ULR" in result.output
+    assert "TINYBASE_DB_ULR (did you mean TINYBASE_DB_URL?)" in result.output
 
 
 def test_serve_refuses_reload_with_workers() -> None:
     result = runner.invoke(app, ["serve", "--reload", "--workers", "2"])
     assert result.exit_code == 2
     assert "--reload" in result.output
+
+
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """The arguments of every ``uvicorn.run`` call ``tinybase serve`` makes (none serves)."""
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(serve_command.uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    return calls
+
+
+def printed_setup_link(output: str) -> str:
+    [link] = re.findall(r"^  (\S+)/admin/setup\?token=[\w-]+$", output, flags=re.MULTILINE)
+    return link
+
+
+def test_serve_prints_the_setup_link_on_the_port_it_listens_on(
+    uvicorn_runs: list[dict[str, object]],
+) -> None:
+    result = runner.invoke(app, ["serve", "--port", "8766"])
+    assert result.exit_code == 0, result.output
+    assert printed_setup_link(result.output) == "http://127.0.0.1:8766"
+    assert [(run["host"], run["port"]) for run in uvicorn_runs] == [("0.0.0.0", 8766)]
+
+
+def test_serve_prints_the_setup_link_on_an_ipv6_interface(
+    uvicorn_runs: list[dict[str, object]],
+) -> None:
+    result = runner.invoke(app, ["serve", "--host", "::", "--port", "8766"])
+    assert result.exit_code == 0, result.output
+    assert printed_setup_link(result.output) == "http://[::1]:8766"
+
+
+def test_serve_prints_the_setup_link_on_public_url_when_set(
+    uvicorn_runs: list[dict[str, object]],
+) -> None:
+    env = {"TINYBASE_PUBLIC_URL": "https://base.example/"}
+    result = runner.invoke(app, ["serve", "--port", "8766"], env=env)
+    assert result.exit_code == 0, result.output
+    assert printed_setup_link(result.output) == "https://base.example"
 
 
 # -- a real server -------------------------------------------------------------------------
@@ -241,6 +303,7 @@ def test_serve_starts_a_real_server_on_a_fresh_folder(tmp_path: Path) -> None:
             output, _ = process.communicate()
     assert process.returncode == 0, output
     assert (tmp_path / "tinybase.db").is_file()  # created and migrated on first run
-    assert "/admin/setup?token=" in output  # no admin yet: the one-time setup URL
+    # No admin yet: the one-time setup URL, on the port the server listens on.
+    assert f"  http://127.0.0.1:{port}/admin/setup?token=" in output
     assert "Traceback" not in output
     assert "[tour-42] 127.0.0.1" in output  # request ids in the access log

@@ -17,6 +17,7 @@ from tinybase.settings import (
     RuntimeSettings,
     SettingsStore,
     check_environment,
+    environment_variable,
     flatten_toml,
     load_config,
     settings,
@@ -143,6 +144,62 @@ def test_unknown_environment_variable_is_an_error(monkeypatch: pytest.MonkeyPatc
 def test_unknown_environment_variable_is_caught_in_any_case() -> None:
     with pytest.raises(ConfigError, match="tinybase_dburl"):
         check_environment({"tinybase_dburl": "x"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("TINYBASE_DB_ULR", "TINYBASE_DB_URL"),
+        ("TINYBASE_DATABASE_URL", "TINYBASE_DB_URL"),  # [database] url is db_url
+        ("TINYBASE_SERVER_PROT", "TINYBASE_SERVER_PORT"),
+        ("tinybase_log_levle", "TINYBASE_LOG_LEVEL"),
+    ],
+)
+def test_unknown_environment_variable_names_the_one_probably_meant(
+    variable: str, meant: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_environment({variable: "x"})
+    assert (
+        str(raised.value) == f"unknown environment variable(s): {variable} (did you mean {meant}?)"
+    )
+
+
+def test_unknown_environment_variables_are_all_named_each_with_its_guess() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_environment({"TINYBASE_ZZZ": "1", "TINYBASE_SMTP_PASS": "2"})
+    assert str(raised.value) == (
+        "unknown environment variable(s): TINYBASE_SMTP_PASS (did you mean "
+        "TINYBASE_SMTP_PASSWORD?), TINYBASE_ZZZ"
+    )
+
+
+def test_unknown_toml_key_names_the_setting_probably_meant() -> None:
+    with pytest.raises(ConfigError) as raised:
+        flatten_toml({"server": {"prot": 9001}})
+    assert str(raised.value) == (
+        "tinybase.toml: unknown setting 'server_prot' (did you mean 'server_port'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("db_url", "sqlite:///env.db", "sqlite:///env.db"),
+        ("server_port", "9005", 9005),
+        ("smtp_host", "mail.example", "mail.example"),
+        ("scheduler_enabled", "false", False),
+    ],
+)
+def test_environment_variable_is_the_one_the_setting_is_read_from(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: object
+) -> None:
+    monkeypatch.setenv(environment_variable(name), value)
+    assert getattr(load_config(), name) == expected
+
+
+def test_environment_variable_of_the_database_url() -> None:
+    assert environment_variable("db_url") == "TINYBASE_DB_URL"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from tinybase.api.routes import (
     admin,
     auth,
     collections,
+    docs,
     health,
     record_apis,
     records,
@@ -51,6 +52,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         default_response_class=JSONResponse,
         debug=config.debug,
         telemetry=telemetry_settings(config),
+        # Served by tinybase.api.routes.docs from vendored files, not from CDNs.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.config = config
     install_error_handlers(app)
@@ -78,8 +82,10 @@ def create_app(config: Config | None = None) -> FastAPI:
         setup_page,
         record_apis,
         transaction,
+        docs,
     ):
         app.include_router(module.router)
+    app.mount(docs.STATIC_PATH, docs.static_files(), name="docs-static")
     # The undocumented /api/v1/records aliases last: no other path tries them first.
     add_plain_routes(app.router, records.aliases)
     return app

@@ -19,6 +19,7 @@ from tinybase.auth.principal import ANONYMOUS, Principal
 from tinybase.errors import AuthenticationError, PermissionDeniedError
 
 __all__ = [
+    "ANONYMOUS_TOO_DOCS",
     "BEARER_DOCS",
     "AdminUser",
     "BearerToken",
@@ -65,9 +66,13 @@ ClientIp = Annotated[str, Depends(get_client_ip)]
 # that a malformed header is a 401 rather than silently anonymous.
 _bearer = HTTPBearer(auto_error=False, description="An access token (`/api/auth/login`).")
 _Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
-BEARER_DOCS: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
-"""``openapi_extra`` for routes that take :data:`CurrentPrincipal` (an optional token) or
-call :func:`get_principal` themselves."""
+BEARER_DOCS: dict[str, Any] = {"security": [{"HTTPBearer": []}, {}]}
+"""``openapi_extra`` for routes that take :data:`CurrentPrincipal` or call
+:func:`get_principal` themselves: a bearer token, or none (``{}``: anonymous calls are
+answered too, as far as the access rules allow)."""
+ANONYMOUS_TOO_DOCS: dict[str, Any] = {"security": [{}]}
+"""``openapi_extra`` for routes that take :data:`BearerToken`: FastAPI appends this to the
+bearer scheme the dependency declares, making the token optional in the docs."""
 
 
 def bearer_token(request: Request) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+import starlette.responses
 
 __all__ = ["JSONResponse", "dumps"]
 
@@ -21,10 +21,13 @@ def dumps(content: Any) -> bytes:
     return orjson.dumps(content, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
-class JSONResponse(Response):
-    """A JSON response encoded by orjson."""
+class JSONResponse(starlette.responses.JSONResponse):
+    """A JSON response encoded by orjson.
 
-    media_type = "application/json"
+    A Starlette ``JSONResponse`` (only ``render`` differs) so that FastAPI documents the
+    routes answering with it as JSON: a bare ``Response`` subclass is documented as a
+    string, whatever schema the route declares.
+    """
 
     def render(self, content: Any) -> bytes:
         return dumps(content)

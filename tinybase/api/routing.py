@@ -18,7 +18,7 @@ modules still declare an ``APIRouter`` each, as every other route module does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -62,29 +62,48 @@ def add_plain_routes(target: APIRouter, source: APIRouter) -> None:
             summary=route.summary,
             description=route.description,
             include_in_schema=route.include_in_schema,
+            response_class=route.response_class,
+            responses=route.responses,
             openapi_extra=route.openapi_extra,
             route_class_override=PlainRoute,
         )
 
 
 def plain_route_docs(
-    path: tuple[str, ...] = (), query: dict[str, dict[str, Any]] | None = None
+    path: tuple[str, ...] = (),
+    query: dict[str, dict[str, Any]] | None = None,
+    *,
+    parameters: Sequence[dict[str, Any]] = (),
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``openapi_extra`` for a :class:`PlainRoute`: its parameters and the bearer scheme.
+    """``openapi_extra`` for a :class:`PlainRoute`: its parameters, body and bearer scheme.
 
-    The handler reads ``path_params`` / ``query_params`` itself (all strings, checked by
-    the handler); this keeps them in the OpenAPI docs.
+    The handler reads ``path_params`` / ``query_params`` and its body itself (checked by
+    the handler); this keeps them in the OpenAPI docs. The token is optional (an anonymous
+    call is answered by the access rules), and so documented. Response shapes are the
+    route's ``responses`` (models there become named component schemas).
 
     Args:
         path: the names of the path parameters (strings, required).
-        query: optional query parameters: name -> JSON schema.
+        query: optional query parameters: name -> JSON schema (a schema's
+            ``description`` is the parameter's too).
+        parameters: further parameter objects, as written (free-form filters).
+        body: the OpenAPI request body object.
     """
-    parameters: list[dict[str, Any]] = [
+    documented: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in path
     ]
-    parameters += [
-        {"name": name, "in": "query", "required": False, "schema": schema}
-        for name, schema in (query or {}).items()
-    ]
-    return {**BEARER_DOCS, "parameters": parameters}
+    documented += [_query_parameter(name, schema) for name, schema in (query or {}).items()]
+    documented += parameters
+    docs = {**BEARER_DOCS, "parameters": documented}
+    if body is not None:
+        docs["requestBody"] = body
+    return docs
+
+
+def _query_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+    if "description" in schema:
+        parameter["description"] = schema["description"]
+    return parameter

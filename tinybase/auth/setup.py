@@ -26,6 +26,7 @@ __all__ = [
     "SETUP_TOKEN_TTL",
     "SetupService",
     "ensure_setup_token",
+    "listening_url",
     "setup_url",
 ]
 
@@ -53,9 +54,41 @@ def ensure_setup_token(db: Database, config: Config) -> str | None:
     return token
 
 
-def setup_url(config: Config, token: str) -> str:
-    """The URL to print for a setup token (the admin UI's setup page)."""
-    return f"{config.public_url.rstrip('/')}/admin/setup?{urlencode({'token': token})}"
+def setup_url(
+    config: Config, token: str, *, host: str | None = None, port: int | None = None
+) -> str:
+    """The URL to print for a setup token (the admin UI's setup page).
+
+    Its base is ``public_url`` when the file, the environment or the caller set it; else
+    the address the server listens on (``public_url``'s default names port 8000, wrong for
+    ``tinybase serve --port 8766``).
+
+    Args:
+        config: the instance configuration.
+        token: the plain setup token.
+        host: the interface the server listens on (default: ``server_host``).
+        port: the port it listens on (default: ``server_port``).
+    """
+    if "public_url" in config.model_fields_set:
+        base = config.public_url.rstrip("/")
+    else:
+        base = listening_url(host or config.server_host, port or config.server_port)
+    return f"{base}/admin/setup?{urlencode({'token': token})}"
+
+
+def listening_url(host: str, port: int) -> str:
+    """``http://host:port`` for a server listening there, reachable from this machine.
+
+    The unspecified addresses (all interfaces) become the loopback address of their family;
+    an IPv6 address is bracketed.
+    """
+    host = _LOOPBACK.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 class SetupService:

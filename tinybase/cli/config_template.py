@@ -1,7 +1,8 @@
 """The commented ``tinybase.toml`` that ``tinybase init`` writes: every setting, its default.
 
-The file is generated from :class:`tinybase.settings.Config` (each field's description and,
-for settings unset by default, its first example), so it cannot fall behind the code.
+The file is generated from :class:`tinybase.settings.Config` (each field's description, its
+environment variable and, for settings unset by default, its first example), so it cannot
+fall behind the code.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tinybase.settings import Config
+from tinybase.settings import Config, environment_variable
 
 __all__ = ["describe", "render_config_template", "toml_location"]
 
@@ -48,7 +49,7 @@ def render_config_template() -> str:
 
 
 def _setting_lines(name: str, key: str, default: Any) -> list[str]:
-    lines = [f"# {describe(name)}"]
+    lines = [f"# {describe(name)}", f"# (environment: {environment_variable(name)})"]
     if default is None:
         examples = Config.model_fields[name].examples or ["..."]
         lines.append(f"# {key} = {_toml_value(examples[0])}  # default: unset")
@@ -66,9 +67,10 @@ def _toml_value(value: Any) -> str:
 
 _HEADER = """\
 # TinyBase configuration. Every setting is shown commented out, at its default.
-# Precedence: environment variables (TINYBASE_<SECTION>_<KEY>, e.g. TINYBASE_SERVER_PORT)
-# over this file over the defaults. An unknown key here or in the environment stops the
-# server at start-up. Runtime settings (instance name, registration, storage) live in the
-# database instead: see GET/PATCH /api/admin/settings."""
+# Precedence: environment variables (named with each setting: [server] port is
+# TINYBASE_SERVER_PORT, [database] url is TINYBASE_DB_URL) over this file over the
+# defaults. An unknown key here or in the environment stops the server at start-up.
+# Runtime settings (instance name, registration, storage) live in the database instead:
+# see GET/PATCH /api/admin/settings."""
 
 _RECORD_APIS_EXAMPLE = [f"# {describe('record_apis')}", "# [[record_apis]]"]

@@ -42,12 +42,13 @@ def serve(
     if reload and workers > 1:
         raise typer.BadParameter("--reload runs one process; drop --workers", param_hint="--reload")
     config = read_config()
-    prepare_instance(config)
+    host, port = host or config.server_host, port or config.server_port
+    prepare_instance(config, host=host, port=port)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
-        host=host or config.server_host,
-        port=port or config.server_port,
+        host=host,
+        port=port,
         reload=reload,
         workers=workers,
         log_level=config.log_level,
@@ -80,9 +81,10 @@ def create_served_app() -> FastAPI:
     return app
 
 
-def prepare_instance(config: Config) -> None:
+def prepare_instance(config: Config, *, host: str, port: int) -> None:
     """Create and migrate the database once, before any worker starts; without an admin,
-    print the one-time setup URL (only the console ever shows it)."""
+    print the one-time setup URL (only the console ever shows it), on ``public_url`` if
+    set, else on the ``host`` and ``port`` the server is about to listen on."""
     state = build_state(config)
     try:
         token = ensure_setup_token(state.db, config)
@@ -91,7 +93,7 @@ def prepare_instance(config: Config) -> None:
     if token is not None:
         typer.secho(
             "No admin yet. Create the first one (link valid 24 hours, shown only here):\n"
-            f"  {setup_url(config, token)}\n"
+            f"  {setup_url(config, token, host=host, port=port)}\n"
             "or run: tinybase admin add EMAIL PASSWORD",
             fg=typer.colors.YELLOW,
         )

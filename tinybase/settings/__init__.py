@@ -17,6 +17,7 @@ from tinybase.settings.static import (
     ConfigError,
     check_environment,
     config,
+    environment_variable,
     flatten_toml,
     load_config,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "StorageSettings",
     "check_environment",
     "config",
+    "environment_variable",
     "flatten_toml",
     "load_config",
     "settings",

@@ -1,6 +1,7 @@
 """Static configuration: ``config``, read once at start-up.
 
-Values come from, in order of precedence: environment variables (``TINYBASE_<NAME>``), a
+Values come from, in order of precedence: environment variables (``TINYBASE_<NAME>``, the
+field's name in capitals: ``TINYBASE_DB_URL``, see :func:`environment_variable`), a
 ``tinybase.toml`` file (``TINYBASE_CONFIG`` names another path), and the defaults below. TOML
 sections map one to one onto names: ``[server] port`` is ``server_port``, ``[database] url`` is
 ``db_url``. An unknown key (in the file or as a ``TINYBASE_*`` variable) is an error at
@@ -9,6 +10,7 @@ start-up.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import tomllib
@@ -23,7 +25,15 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Config", "ConfigError", "check_environment", "config", "flatten_toml", "load_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "check_environment",
+    "config",
+    "environment_variable",
+    "flatten_toml",
+    "load_config",
+]
 
 CONFIG_FILE_ENV = "TINYBASE_CONFIG"
 DEFAULT_CONFIG_FILE = "tinybase.toml"
@@ -106,7 +116,8 @@ class Config(BaseSettings):
     # Beyond the seed's table.
     public_url: str = Field(
         "http://127.0.0.1:8000",
-        description="The URL users reach this server at (used in e-mailed links).",
+        description="The URL users reach this server at (the base of reset links; of the "
+        "setup link when set, which otherwise names the address the server listens on).",
     )
     auth_access_token_ttl_minutes: int = Field(
         15, description="Lifetime of an access token (JWT), in minutes."
@@ -204,7 +215,8 @@ def flatten_toml(document: dict[str, Any], *, source: str = "tinybase.toml") -> 
             pairs = {key: value}
         for name, inner_value in pairs.items():
             if name not in known:
-                raise ConfigError(f"{source}: unknown setting {name!r}")
+                hint = _did_you_mean(name, known, quote=True)
+                raise ConfigError(f"{source}: unknown setting {name!r}{hint}")
             flat[name] = inner_value
     return flat
 
@@ -225,21 +237,36 @@ def load_config(**overrides: Any) -> Config:
         raise ConfigError(str(exc)) from exc
 
 
+def environment_variable(name: str) -> str:
+    """The environment variable of config field ``name``: ``db_url`` -> ``TINYBASE_DB_URL``."""
+    return ENV_PREFIX + name.upper()
+
+
 def check_environment(environ: Mapping[str, str] | None = None) -> None:
     """Reject ``TINYBASE_*`` variables that name no setting (a typo must not go unnoticed).
 
     Raises:
-        ConfigError: naming every unknown variable.
+        ConfigError: naming every unknown variable, each with the known one it most
+            resembles (``TINYBASE_DB_ULR (did you mean TINYBASE_DB_URL?)``).
     """
     environ = os.environ if environ is None else environ
-    known = {ENV_PREFIX + name.upper() for name in Config.model_fields} | OTHER_ENV_VARIABLES
+    known = {environment_variable(name) for name in Config.model_fields} | OTHER_ENV_VARIABLES
     unknown = sorted(
         name
         for name in environ
         if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
     )
     if unknown:
-        raise ConfigError(f"unknown environment variable(s): {', '.join(unknown)}")
+        named = ", ".join(name + _did_you_mean(name.upper(), known) for name in unknown)
+        raise ConfigError(f"unknown environment variable(s): {named}")
+
+
+def _did_you_mean(name: str, known: set[str], *, quote: bool = False) -> str:
+    """`` (did you mean X?)`` for the known name closest to ``name``, or nothing."""
+    matches = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    if not matches:
+        return ""
+    return f" (did you mean {matches[0]!r}?)" if quote else f" (did you mean {matches[0]}?)"
 
 
 class _ConfigProxy:

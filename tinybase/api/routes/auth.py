@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from tinybase.api.bodies import RequestBody
-from tinybase.api.deps import ClientIp, CurrentPrincipal, CurrentUser, State
+from tinybase.api.deps import BEARER_DOCS, ClientIp, CurrentPrincipal, CurrentUser, State
 from tinybase.auth.service import LoginResult
 from tinybase.errors import AuthenticationError, ValidationError
 
@@ -74,7 +74,7 @@ def refresh(body: RefreshRequest, state: State) -> dict[str, Any]:
     return token_pair(state.auth.refresh(body.refresh_token))
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, openapi_extra=BEARER_DOCS)
 def logout(body: LogoutRequest, principal: CurrentPrincipal, state: State) -> Response:
     """End one session (by its refresh token) or, with ``all``, every session of the caller."""
     if body.all:

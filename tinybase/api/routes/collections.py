@@ -46,6 +46,7 @@ from tinybase.api.deps import (
     get_principal,
 )
 from tinybase.api.json_body import parse_json_body
+from tinybase.api.record_docs import COLLECTION_FILTERS, CollectionRecord, CollectionRecordPage
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.auth.principal import Principal
@@ -118,11 +119,9 @@ class RecordBody(BaseModel):
 
     @classmethod
     def docs(cls) -> dict[str, Any]:
-        """The body for the OpenAPI docs (``openapi_extra``)."""
+        """The request body object for the OpenAPI docs."""
         schema = cls.model_json_schema()
-        return {
-            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
-        }
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 class ListOptions(BaseModel):
@@ -163,7 +162,9 @@ class ListOptions(BaseModel):
 
 
 @records_router.get(
-    "/{name}/records", openapi_extra=plain_route_docs(("name",), ListOptions.docs())
+    "/{name}/records",
+    openapi_extra=plain_route_docs(("name",), ListOptions.docs(), parameters=COLLECTION_FILTERS),
+    responses={200: {"model": CollectionRecordPage}},
 )
 async def list_records(request: Request) -> JSONResponse:
     principal = await get_principal(request)
@@ -189,7 +190,8 @@ async def list_records(request: Request) -> JSONResponse:
 @records_router.post(
     "/{name}/records",
     status_code=201,
-    openapi_extra=plain_route_docs(("name",)) | RecordBody.docs(),
+    openapi_extra=plain_route_docs(("name",), body=RecordBody.docs()),
+    responses={201: {"model": CollectionRecord}},
 )
 async def create_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
@@ -201,7 +203,9 @@ async def create_record(request: Request) -> JSONResponse:
 
 
 @records_router.get(
-    "/{name}/records/{record_id}", openapi_extra=plain_route_docs(("name", "record_id"))
+    "/{name}/records/{record_id}",
+    openapi_extra=plain_route_docs(("name", "record_id")),
+    responses={200: {"model": CollectionRecord}},
 )
 async def get_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
@@ -213,7 +217,8 @@ async def get_record(request: Request) -> JSONResponse:
 
 @records_router.patch(
     "/{name}/records/{record_id}",
-    openapi_extra=plain_route_docs(("name", "record_id")) | RecordBody.docs(),
+    openapi_extra=plain_route_docs(("name", "record_id"), body=RecordBody.docs()),
+    responses={200: {"model": CollectionRecord}},
 )
 async def update_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)

@@ -30,6 +30,17 @@ from starlette.datastructures import UploadFile
 
 from tinybase.api.deps import app_state, client_ip, get_principal
 from tinybase.api.json_body import parse_json_body
+from tinybase.api.record_docs import (
+    EMPTY_BODY,
+    RECORD_OBJECT,
+    TRAILBASE_CREATE_BODY,
+    TRAILBASE_FILTERS,
+    TRAILBASE_LIST_QUERY,
+    TRAILBASE_UPDATE_BODY,
+    RecordIds,
+    RecordList,
+    json_response,
+)
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.api.state import AppState
@@ -50,18 +61,33 @@ PREFIXES = ("/api/records/v1", "/api/v1/records")
 
 
 def _routes(
-    method: str, path: str, query: dict[str, dict[str, Any]] | None = None
+    method: str,
+    path: str,
+    query: dict[str, dict[str, Any]] | None = None,
+    *,
+    responses: dict[int | str, dict[str, Any]],
+    response_class: type[Response] = JSONResponse,
+    **docs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler under both prefixes (the second hidden from the OpenAPI docs).
 
     Handlers take only the ``Request`` (see :mod:`tinybase.api.routing`):
-    the path parameters are the ``{names}`` of ``path``, documented with ``query``.
+    the path parameters are the ``{names}`` of ``path``, documented with ``query``, the
+    ``docs`` keywords of :func:`plain_route_docs`, ``responses`` and ``response_class``
+    (``Response``: no body; the handler builds its response either way).
     """
-    docs = plain_route_docs(tuple(re.findall(r"{(\w+)}", path)), query)
+    extra = plain_route_docs(tuple(re.findall(r"{(\w+)}", path)), query, **docs)
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         primary, alias = PREFIXES
-        router.add_api_route(primary + path, handler, methods=[method], openapi_extra=docs)
+        router.add_api_route(
+            primary + path,
+            handler,
+            methods=[method],
+            openapi_extra=extra,
+            responses=responses,
+            response_class=response_class,
+        )
         aliases.add_api_route(alias + path, handler, methods=[method])
         return handler
 
@@ -112,7 +138,7 @@ class Engines:
         return cls(app_state(request), client_ip(request))
 
 
-@_routes("POST", "/{api}")
+@_routes("POST", "/{api}", body=TRAILBASE_CREATE_BODY, responses={200: {"model": RecordIds}})
 async def create_records(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     body = await _body(request)
@@ -124,7 +150,13 @@ async def create_records(request: Request) -> JSONResponse:
     return JSONResponse({"ids": ids})
 
 
-@_routes("GET", "/{api}")
+@_routes(
+    "GET",
+    "/{api}",
+    TRAILBASE_LIST_QUERY,
+    parameters=TRAILBASE_FILTERS,
+    responses={200: {"model": RecordList}},
+)
 async def list_records(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     query = ListQuery.from_params(request.query_params.multi_items())
@@ -136,7 +168,12 @@ async def list_records(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-@_routes("GET", "/{api}/schema", {"mode": {"type": "string", "default": "Insert"}})
+@_routes(
+    "GET",
+    "/{api}/schema",
+    {"mode": {"type": "string", "enum": ["Insert", "Update", "Select"], "default": "Insert"}},
+    responses=json_response({"type": "object"}, "The JSON Schema of the API's records."),
+)
 async def record_schema(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     api, mode = request.path_params["api"], request.query_params.get("mode", "Insert")
@@ -144,7 +181,12 @@ async def record_schema(request: Request) -> JSONResponse:
     return JSONResponse(await engines.read(api, lambda engine: engine.json_schema(principal, mode)))
 
 
-@_routes("GET", "/{api}/{record_id}", {"expand": {"type": "string"}})
+@_routes(
+    "GET",
+    "/{api}/{record_id}",
+    {"expand": TRAILBASE_LIST_QUERY["expand"]},
+    responses=json_response(RECORD_OBJECT, "The record."),
+)
 async def read_record(request: Request) -> JSONResponse:
     principal = await get_principal(request)
     api, record_id = request.path_params["api"], request.path_params["record_id"]
@@ -155,7 +197,13 @@ async def read_record(request: Request) -> JSONResponse:
     return JSONResponse(record)
 
 
-@_routes("PATCH", "/{api}/{record_id}")
+@_routes(
+    "PATCH",
+    "/{api}/{record_id}",
+    body=TRAILBASE_UPDATE_BODY,
+    responses=EMPTY_BODY,
+    response_class=Response,
+)
 async def update_record(request: Request) -> Response:
     principal = await get_principal(request)
     body = await _body(request)
@@ -166,7 +214,7 @@ async def update_record(request: Request) -> Response:
     return Response(status_code=200)
 
 
-@_routes("DELETE", "/{api}/{record_id}")
+@_routes("DELETE", "/{api}/{record_id}", responses=EMPTY_BODY, response_class=Response)
 async def delete_record(request: Request) -> Response:
     principal = await get_principal(request)
     api, record_id = request.path_params["api"], request.path_params["record_id"]

@@ -27,7 +27,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import model_validator
 
 from tinybase.api.bodies import RequestBody
-from tinybase.api.deps import BearerToken, ClientIp, State
+from tinybase.api.deps import ANONYMOUS_TOO_DOCS, BearerToken, ClientIp, State
 from tinybase.auth.service import LoginResult
 from tinybase.errors import ValidationError
 
@@ -85,8 +85,8 @@ def refresh(body: RefreshRequest, state: State) -> dict[str, Any]:
 
 
 # Two routes rather than one with two methods: each gets its own OpenAPI operation id.
-@router.get("/logout", response_class=PlainTextResponse)
-@router.post("/logout", response_class=PlainTextResponse)
+@router.get("/logout", response_class=PlainTextResponse, openapi_extra=ANONYMOUS_TOO_DOCS)
+@router.post("/logout", response_class=PlainTextResponse, openapi_extra=ANONYMOUS_TOO_DOCS)
 def logout(
     request: Request,
     state: State,
@@ -105,7 +105,7 @@ def logout(
     return PlainTextResponse("logged out" if request.method == "GET" else "")
 
 
-@router.get("/status")
+@router.get("/status", openapi_extra=ANONYMOUS_TOO_DOCS)
 def status(
     state: State, token: BearerToken, refresh_token: RefreshTokenHeader = None
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from tinybase.api.deps import CurrentPrincipal, State, client_ip
+from tinybase.api.deps import BEARER_DOCS, CurrentPrincipal, State, client_ip
 from tinybase.api.json_body import parse_json_body
 from tinybase.records.conflicts import caller_key
 from tinybase.records.transaction import (
@@ -23,7 +23,7 @@ from tinybase.records.transaction import (
 router = APIRouter(prefix="/api/transaction/v1", tags=["records (TrailBase)"])
 
 
-@router.post("/execute")
+@router.post("/execute", openapi_extra=BEARER_DOCS)
 async def execute(request: Request, principal: CurrentPrincipal, state: State) -> dict[str, Any]:
     body = parse_json_body(await request.body())
     caller = caller_key(principal, client_ip(request))
