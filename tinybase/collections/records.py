@@ -26,7 +26,7 @@ from tinybase.errors import BadRequestError, NotFoundError, ValidationError
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import ExpandLookup, RecordEngine
 from tinybase.records.filters import parse_filters
-from tinybase.records.query import MAX_OFFSET, ListQuery
+from tinybase.records.query import MAX_LIMIT, MAX_OFFSET, ListQuery
 from tinybase.records.registry import RecordApiRegistry
 
 __all__ = [
@@ -43,8 +43,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 
+#: The collections family's page size when a request names none (the seed's).
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 # List options of /api/collections/{name}/records, never filters.
 _LIST_OPTIONS = frozenset({"limit", "offset", "sort_by", "sort_order", "cursor"})
 
@@ -239,10 +239,6 @@ class CollectionRecords:
         Raises:
             BadRequestError: a bad limit, sort, filter or cursor (named).
         """
-        if not 1 <= limit <= MAX_LIMIT:
-            raise BadRequestError(f"limit must be between 1 and {MAX_LIMIT}")
-        if not 0 <= offset <= MAX_OFFSET:
-            raise BadRequestError(f"offset must be between 0 and {MAX_OFFSET}")
         if sort_order not in ("asc", "desc"):
             raise BadRequestError("sort_order must be 'asc' or 'desc'")
         sign = "-" if sort_order == "desc" else "+"

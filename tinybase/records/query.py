@@ -9,9 +9,11 @@ from typing import Any
 from tinybase.errors import BadRequestError
 from tinybase.records.filters import FilterNode, parse_filters
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "ListQuery", "ListResult"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MAX_OFFSET", "ListQuery", "ListResult"]
 
+#: The page size when a request names none (TrailBase's; the collections family has its own).
 DEFAULT_LIMIT = 50
+#: The largest page any list gives (an API's ``listing_hard_limit`` may be lower).
 MAX_LIMIT = 1024
 MAX_OFFSET = 1_000_000
 
@@ -29,12 +31,12 @@ class ListQuery:
     expand: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # Also built in Python, not only from a query string: a negative LIMIT would mean
-        # "no limit" to SQLite, past the API's listing_hard_limit.
-        if self.limit < 1:
-            raise BadRequestError("limit must be at least 1")
-        if self.offset < 0:
-            raise BadRequestError("offset must not be negative")
+        # The one check of the paging values, however the query was built (a query string,
+        # Python code): a negative LIMIT would mean "no limit" to SQLite.
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise BadRequestError(f"limit must be between 1 and {MAX_LIMIT}")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise BadRequestError(f"offset must be between 0 and {MAX_OFFSET}")
 
     @classmethod
     def from_params(
@@ -56,7 +58,8 @@ class ListQuery:
             filters=parse_filters(pairs),
             order=options.get("order") or None,
             cursor=options.get("cursor") or None,
-            limit=_integer(options, "limit", default_limit, 1),
+            # TrailBase's clients may ask for more than a page holds: they get a full page.
+            limit=min(_integer(options, "limit", default_limit, 1), MAX_LIMIT),
             offset=_integer(options, "offset", 0, 0),
             count=options.get("count", "").lower() in ("true", "1", "yes"),
             expand=tuple(name.strip() for name in options.get("expand", "").split(",") if name),
