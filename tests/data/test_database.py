@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tinybase.data import Database, InvalidDataError, create_engine, database
+from tinybase.data import Database, DatabaseBusyError, InvalidDataError, create_engine, database
 
 
 def test_create_engine_sqlite_pragmas_and_regexp(tmp_path: Path) -> None:
@@ -207,3 +208,27 @@ def test_database_wraps_an_existing_engine(tmp_path: Path) -> None:
     db = Database(create_engine(str(tmp_path / "x.db")))
     assert db.dialect == "sqlite"
     assert db.q("SELECT 1 AS one") == [{"one": 1}]
+
+
+def test_table_writes_wait_for_another_process_and_then_give_up_named(tmp_path: Path) -> None:
+    """The MiniDataAPI's own transactions retry BEGIN like ``write()``: a lock released
+    within the wait lets the insert through; one held past it is DatabaseBusyError."""
+    path = tmp_path / "busy.db"
+    db = database(f"sqlite:///{path}", write_wait_seconds=0.5)
+    try:
+        db.q("CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT)")
+        notes = db.t.notes
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.2, lambda: other.execute("ROLLBACK"))
+        release.start()
+        notes.insert(title="after the other writer")
+        release.join()
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DatabaseBusyError):
+            notes.insert(title="never")
+        other.execute("ROLLBACK")
+        other.close()
+        assert db.q("SELECT title FROM notes") == [{"title": "after the other writer"}]
+    finally:
+        db.engine.dispose()

@@ -30,7 +30,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -44,6 +44,7 @@ from tinybase.data.tableinfo import TableInfo, reflect_table
 __all__ = ["WRITE_WAIT_SECONDS", "Database", "database"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: How long a SQLite write waits for another process to release the write lock.
 WRITE_WAIT_SECONDS = 30.0
@@ -207,10 +208,22 @@ class Database:
         """
         if self._lock is None:
             return connection.begin()
+        return self._while_busy(connection.begin)
+
+    def begin_immediate(self, raw: Any) -> None:
+        """``BEGIN IMMEDIATE`` on the raw connection of :meth:`dbapi_writer`, retried while
+        another process holds the lock, as :meth:`write` retries its BEGIN.
+
+        Raises:
+            DatabaseBusyError: the lock was not free within ``write_wait_seconds``.
+        """
+        self._while_busy(lambda: raw.execute("BEGIN IMMEDIATE"))
+
+    def _while_busy(self, begin: Callable[[], _T]) -> _T:
         deadline = time.monotonic() + self.write_wait_seconds
         while True:
             try:
-                return connection.begin()
+                return begin()
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise

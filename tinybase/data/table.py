@@ -525,7 +525,7 @@ class Table:
         other transaction event listeners.
         """
         with self._dbapi_writer as raw:
-            self._execute(raw, "BEGIN IMMEDIATE", ())
+            self.db.begin_immediate(raw)  # waits for another process's write, as write() does
             try:
                 cursor = self._execute(raw, statement.sql, parameters)
                 result = cursor.rowcount if rowcount else cursor.fetchall()
