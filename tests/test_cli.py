@@ -216,7 +216,14 @@ def test_serve_refuses_reload_with_workers() -> None:
 def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
     """The arguments of every ``uvicorn.run`` call ``tinybase serve`` makes (none serves)."""
     calls: list[dict[str, object]] = []
-    monkeypatch.setattr(serve_command.uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+
+    def run(*args: object, **kwargs: object) -> None:
+        calls.append({**kwargs, "public_url": os.environ.get("TINYBASE_PUBLIC_URL")})
+
+    monkeypatch.setattr(serve_command.uvicorn, "run", run)
+    # serve may export the public URL to its server processes: gone again after the test.
+    monkeypatch.setenv("TINYBASE_PUBLIC_URL", "unset")
+    monkeypatch.delenv("TINYBASE_PUBLIC_URL")
     return calls
 
 
@@ -232,6 +239,8 @@ def test_serve_prints_the_setup_link_on_the_port_it_listens_on(
     assert result.exit_code == 0, result.output
     assert printed_setup_link(result.output) == "http://127.0.0.1:8766"
     assert [(run["host"], run["port"]) for run in uvicorn_runs] == [("0.0.0.0", 8766)]
+    # The server processes build reset links on the same address.
+    assert [run["public_url"] for run in uvicorn_runs] == ["http://127.0.0.1:8766"]
 
 
 def test_serve_prints_the_setup_link_on_an_ipv6_interface(
@@ -249,6 +258,7 @@ def test_serve_prints_the_setup_link_on_public_url_when_set(
     result = runner.invoke(app, ["serve", "--port", "8766"], env=env)
     assert result.exit_code == 0, result.output
     assert printed_setup_link(result.output) == "https://base.example"
+    assert [run["public_url"] for run in uvicorn_runs] == ["https://base.example/"]
 
 
 # -- a real server -------------------------------------------------------------------------

@@ -23,10 +23,12 @@ __all__ = [
     "TRAILBASE_FILTERS",
     "TRAILBASE_LIST_QUERY",
     "TRAILBASE_UPDATE_BODY",
+    "TRANSACTION_BODY",
     "CollectionRecord",
     "CollectionRecordPage",
     "RecordIds",
     "RecordList",
+    "TransactionResult",
     "json_response",
 ]
 
@@ -74,6 +76,14 @@ class CollectionRecordPage(BaseModel):
     cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
 
 
+class TransactionResult(BaseModel):
+    """The answer to a transaction: created ids (TrailBase before 0.31) and one result per
+    operation (since 0.31)."""
+
+    ids: list[str | int] = Field(description="The ids of the records created, in order.")
+    results: list[dict[str, str]] = Field(description='One {"Id": "<id>"} per operation.')
+
+
 def json_response(schema: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
     """A ``responses`` entry for 200 with an inline JSON schema (no model to reference)."""
     return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
@@ -103,6 +113,48 @@ TRAILBASE_UPDATE_BODY: dict[str, Any] = {
         "application/json": {"schema": {**RECORD_OBJECT, "description": "The columns to set."}},
         "application/x-www-form-urlencoded": {"schema": _FORM},
         "multipart/form-data": {"schema": _FORM},
+    },
+}
+
+_OPERATION_TARGET = {"api_name": {"type": "string"}, "record_id": {"type": "string"}}
+
+
+def _operation(kind: str, required: list[str], value: dict[str, Any] | None) -> dict[str, Any]:
+    properties = {name: _OPERATION_TARGET[name] for name in required if name != "value"}
+    if value is not None:
+        properties["value"] = value
+    spec = {"type": "object", "required": required, "properties": properties}
+    return {"type": "object", "required": [kind], "properties": {kind: spec}}
+
+
+TRANSACTION_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["operations"],
+                "properties": {
+                    "operations": {
+                        "type": "array",
+                        "maxItems": 128,
+                        "items": {
+                            "oneOf": [
+                                _operation("Create", ["api_name", "value"], RECORD_OBJECT),
+                                _operation(
+                                    "Update", ["api_name", "record_id", "value"], RECORD_OBJECT
+                                ),
+                                _operation("Delete", ["api_name", "record_id"], None),
+                            ]
+                        },
+                    },
+                    "transaction": {
+                        "type": "boolean",
+                        "description": "Always true here: all operations or none.",
+                    },
+                },
+            }
+        }
     },
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,9 +15,9 @@ from fastapi import FastAPI
 from tinybase.api.app import create_app
 from tinybase.api.logs import uvicorn_log_config
 from tinybase.api.startup import build_state
-from tinybase.auth.setup import ensure_setup_token, setup_url
+from tinybase.auth.setup import ensure_setup_token, listening_url, setup_url
 from tinybase.cli.common import read_config
-from tinybase.settings import Config
+from tinybase.settings import Config, environment_variable
 
 __all__ = ["serve"]
 
@@ -44,6 +45,11 @@ def serve(
     config = read_config()
     host, port = host or config.server_host, port or config.server_port
     prepare_instance(config, host=host, port=port)
+    if "public_url" not in config.model_fields_set:
+        # Every server process reads its configuration again (workers, the reloader's
+        # child): the links they mail (password resets) must name this address, not the
+        # default's port 8000.
+        os.environ[environment_variable("public_url")] = listening_url(host, port)
     uvicorn.run(
         APP_FACTORY,
         factory=True,

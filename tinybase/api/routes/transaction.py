@@ -6,12 +6,12 @@ POST /api/transaction/v1/execute  {"operations": [...], "transaction": true}
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from tinybase.api.deps import BEARER_DOCS, CurrentPrincipal, State, client_ip
 from tinybase.api.json_body import parse_json_body
+from tinybase.api.record_docs import TRANSACTION_BODY, TransactionResult
+from tinybase.api.responses import JSONResponse
 from tinybase.records.conflicts import caller_key
 from tinybase.records.transaction import (
     OperationResult,
@@ -23,8 +23,12 @@ from tinybase.records.transaction import (
 router = APIRouter(prefix="/api/transaction/v1", tags=["records (TrailBase)"])
 
 
-@router.post("/execute", openapi_extra=BEARER_DOCS)
-async def execute(request: Request, principal: CurrentPrincipal, state: State) -> dict[str, Any]:
+@router.post(
+    "/execute",
+    openapi_extra={**BEARER_DOCS, "requestBody": TRANSACTION_BODY},
+    responses={200: {"model": TransactionResult}},
+)
+async def execute(request: Request, principal: CurrentPrincipal, state: State) -> JSONResponse:
     body = parse_json_body(await request.body())
     caller = caller_key(principal, client_ip(request))
 
@@ -39,4 +43,4 @@ async def execute(request: Request, principal: CurrentPrincipal, state: State) -
     results = await state.executor.write(
         lambda: state.conflicts.run(caller, run, guarded=guarded), rows=operation_count(body)
     )
-    return response_body(results)
+    return JSONResponse(response_body(results))
