@@ -28,6 +28,7 @@ from tinybase.errors import (
 from tinybase.records.access import authorize, compile_rules, may
 from tinybase.records.compiled import CompiledQuery, QueryCache
 from tinybase.records.config import ConflictResolution, RecordApiConfig
+from tinybase.records.conflicts import note_ignored_conflict
 from tinybase.records.cursor import after_cursor, cursor_arguments, decode_cursor, encode_cursor
 from tinybase.records.filters import (
     FILTER_PARAM,
@@ -576,6 +577,10 @@ class RecordEngine:
             holds = connection.execute(self.statements.rule_holds(rule, on_row=False), params)
             if holds.first() is None:
                 raise PermissionDeniedError()
+        # IGNORE swallowed a unique conflict: as telling as a 409 (the id answered does not
+        # exist), so it draws on the caller's conflict budget like one.
+        if self.api.conflict_resolution == ConflictResolution.IGNORE:
+            note_ignored_conflict()
         return _plain_id(values.get(self.pk))
 
     def _write_row(
