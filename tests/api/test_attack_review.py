@@ -401,3 +401,36 @@ def test_no_route_answers_500_to_hostile_input(client, admin, things):
                     if response.status_code >= 500:
                         failures.append((method, url + query[:20], (body or b"")[:40]))
     assert failures == []
+
+
+# -- a unique index over an expression: the budget did not see it -----------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+def test_a_unique_expression_index_on_a_hidden_column_draws_on_the_budget(client, admin, make_user):
+    # Case-insensitive unique emails, the usual way: SQLite's reflection skips the index,
+    # PostgreSQL's gives it no columns, and 409s on the hidden column were never rationed.
+    with client.app.state.tinybase.db.write() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE contacts (id VARCHAR(36) PRIMARY KEY, label TEXT, _email TEXT)"
+        )
+        connection.exec_driver_sql("CREATE UNIQUE INDEX contacts_email ON contacts (lower(_email))")
+    define(
+        client, admin, name="contacts", table_name="contacts", acl_authenticated=["CREATE", "READ"]
+    )
+    victim, attacker = make_user(), make_user()
+    mine = client.post(
+        f"{V1}/contacts", json={"_email": "victim@example.com"}, headers=victim.headers
+    )
+    assert mine.status_code == 200
+    for _ in range(CONFLICT_LIMIT):
+        guess = client.post(
+            f"{V1}/contacts", json={"_email": "VICTIM@example.com"}, headers=attacker.headers
+        )
+        assert guess.status_code == 409
+        assert guess.json() == {"detail": "a record with the same unique value already exists"}
+    limited = client.post(
+        f"{V1}/contacts", json={"_email": "Victim@example.com"}, headers=attacker.headers
+    )
+    assert limited.status_code == 429, limited.text
+    assert [row["_email"] for row in table_rows(client, "contacts")] == ["victim@example.com"]

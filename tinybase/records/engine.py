@@ -49,9 +49,12 @@ from tinybase.utils import utcnow, uuid7
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = ["MAX_BULK", "ExpandLookup", "RecordEngine"]
+__all__ = ["MAX_BULK", "UNREFLECTED_UNIQUE", "ExpandLookup", "RecordEngine"]
 
 MAX_BULK = 1024
+
+UNREFLECTED_UNIQUE = "tinybase_unreflected_unique_index"
+"""``Table.info`` key: the table has a unique index reflection could not describe."""
 _REGEX_STATEMENT_TIMEOUT = sa.text("SET LOCAL statement_timeout = 2000")
 TIMESTAMP_COLUMNS = ("created_at", "updated_at")
 USER_TABLE_KEY = "_user.id"
@@ -666,13 +669,25 @@ class RecordEngine:
 
 
 def _unique_column_sets(table: sa.Table) -> tuple[frozenset[str], ...]:
-    """The column sets of the table's unique constraints and indexes, the key aside."""
+    """The column sets of the table's unique constraints and indexes, the key aside.
+
+    A unique index over an expression (``lower(_email)``) may cover any column: it counts
+    as covering all of them. PostgreSQL reflects it without its columns; SQLite not at all,
+    so reflection marks such a table (``table.info[UNREFLECTED_UNIQUE]``, see
+    :func:`tinybase.records.registry.reflect`).
+    """
+    every = frozenset(table.c.keys())
     sets = {
         frozenset(constraint.columns.keys())
         for constraint in table.constraints
         if isinstance(constraint, sa.UniqueConstraint)
     }
-    sets |= {frozenset(index.columns.keys()) for index in table.indexes if index.unique}
+    for index in table.indexes:
+        if index.unique:
+            plain = len(index.columns) == len(index.expressions)
+            sets.add(frozenset(index.columns.keys()) if plain else every)
+    if table.info.get(UNREFLECTED_UNIQUE):
+        sets.add(every)
     return tuple(columns for columns in sets if columns and columns != {_primary_key(table)})
 
 
