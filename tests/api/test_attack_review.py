@@ -434,3 +434,32 @@ def test_a_unique_expression_index_on_a_hidden_column_draws_on_the_budget(client
     )
     assert limited.status_code == 429, limited.text
     assert [row["_email"] for row in table_rows(client, "contacts")] == ["victim@example.com"]
+
+
+# -- open: the budget counts conflicts only, and a search for one value needs one -----------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: misses are free (each creates a row), so finding one hidden value among "
+    "N candidates costs N requests and a single conflict; see the attack review's report",
+)
+def test_a_search_for_one_hidden_value_is_stopped_before_it_finds_it(client, admin, make_user):
+    metadata = sa.MetaData()
+    sa.Table(
+        "vault",
+        metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("_pin", sa.String(10), nullable=True, unique=True),
+    )
+    with client.app.state.tinybase.db.write() as connection:
+        metadata.create_all(connection)
+    define(client, admin, name="vault", table_name="vault", acl_authenticated=["CREATE", "READ"])
+    victim, attacker = make_user(), make_user()
+    assert client.post(f"{V1}/vault", json={"_pin": "0042"}, headers=victim.headers).status_code
+    answers = [
+        client.post(f"{V1}/vault", json={"_pin": f"{pin:04d}"}, headers=attacker.headers)
+        for pin in range(3 * CONFLICT_LIMIT)
+    ]
+    found = [pin for pin, answer in enumerate(answers) if answer.status_code == 409]
+    assert found == [], f"the attacker learned the victim's pin: {found}"
