@@ -436,6 +436,63 @@ def test_a_unique_expression_index_on_a_hidden_column_draws_on_the_budget(client
     assert [row["_email"] for row in table_rows(client, "contacts")] == ["victim@example.com"]
 
 
+# -- a lone surrogate in the admin bodies the RequestBody base did not cover (a 500) ----------
+
+_SURROGATE = "Input should be a valid string, unable to parse raw data as a unicode string"
+_FIELDS = '"schema": {"fields": [{"name": "a", "type": "text"}]}'
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "loc"),
+    [
+        ("POST", CORE, '{"name": "c1", "label": "\\ud800", ' + _FIELDS + "}", ["body", "label"]),
+        (
+            "POST",
+            CORE,
+            '{"name": "c1", "schema": {"fields": [{"name": "a", "type": "select", '
+            '"values": ["\\ud800"]}]}}',
+            ["body", "schema"],
+        ),
+        (
+            "POST",
+            CORE,
+            '{"name": "c1", ' + _FIELDS + ', "options": {"access": {"read": "\'\\ud800\'"}}}',
+            ["body", "options"],
+        ),
+        ("PATCH", f"{CORE}/docs", '{"label": "\\udfff"}', ["body", "label"]),
+        (
+            "POST",
+            "/api/admin/record-apis",
+            '{"name": "x1", "table_name": "things", "acl_world": ["READ"], '
+            '"read_access_rule": "_ROW_.t = \'\\ud800\'"}',
+            ["body"],
+        ),
+        (
+            "PATCH",
+            "/api/admin/record-apis/things",
+            '{"read_access_rule": "_ROW_.t = \'\\ud800\'"}',
+            ["body"],
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_an_admin_body_is_422(client, admin, things, method, url, body, loc):
+    make_collection(client, admin, "docs", [{"name": "a", "type": "text"}], PUBLIC)
+    before = (
+        client.get(CORE, headers=admin.headers).json(),
+        client.get("/api/admin/record-apis", headers=admin.headers).json(),
+    )
+    response = client.request(method, url, content=body.encode(), headers={**admin.headers, **JSON})
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "detail": [{"loc": loc, "msg": _SURROGATE, "type": "string_unicode"}]
+    }
+    after = (
+        client.get(CORE, headers=admin.headers).json(),
+        client.get("/api/admin/record-apis", headers=admin.headers).json(),
+    )
+    assert after == before
+
+
 # -- open: the budget counts conflicts only, and a search for one value needs one -----------
 
 
