@@ -8,6 +8,8 @@ step, loading a user's token version on first sight, is sent to a worker thread.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -50,9 +52,24 @@ def client_ip(request: Request) -> str:
     """The peer's IP address, the key of per-client limits.
 
     The socket's peer, never a header the client sets; behind a reverse proxy, uvicorn's
-    ``--proxy-headers`` (trusted proxies only) makes it the real client's.
+    ``--proxy-headers`` (trusted proxies only) makes it the real client's. An IPv6 peer is
+    keyed by its /64: one subscriber gets at least a /64 and may use any of its 2**64
+    addresses, so a per-address key would give each of its requests a fresh allowance.
     """
-    return request.client.host if request.client else "unknown"
+    host = request.client.host if request.client else "unknown"
+    return _ipv6_client(host) if ":" in host else host
+
+
+@functools.lru_cache(maxsize=4096)
+def _ipv6_client(host: str) -> str:
+    """The /64 network of an IPv6 address (an IPv4-mapped one: its IPv4 address)."""
+    try:
+        address = ipaddress.IPv6Address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 async def get_client_ip(request: Request) -> str:

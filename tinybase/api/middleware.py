@@ -107,13 +107,18 @@ class BodySizeLimitMiddleware:
     (a route family with bodies of another size, such as file uploads, gets its own entry).
 
     - A declared ``Content-Length`` past the limit is answered at once: nothing of the body
-      is read, no route runs (the 413 comes before any token check). One within the limit
-      is passed through untouched: the server frames the body by it and never delivers more.
-    - A body of unknown length (chunked) is read here, at most one chunk past the limit, and
-      replayed to the app; past the limit the rest is never read. Memory stays bounded by
-      the limit, whatever the client sends.
+      is read, no route runs (the 413 comes before any token check).
+    - Any other body (declared within the limit, or chunked) is read here, at most one
+      chunk past the limit, joined into one buffer and replayed to the app as one message;
+      past the limit the rest is never read. A body that comes in one message (nearly all)
+      is handed on as it came.
     - ``GET``/``HEAD`` without ``Content-Length`` or ``Transfer-Encoding`` have no body in
       HTTP/1.1: passed through (the record reads' hot path pays one header scan).
+
+    Joined, not kept as the messages the server delivered: a client that trickles its body
+    a byte per packet gets a message per byte, each a dict and a bytes object some 200
+    bytes large, so a 1 MiB body kept as messages cost about 200 MiB (and Starlette's
+    ``Request.body()``, which keeps the chunks until it joins them, about 50 MiB).
     """
 
     def __init__(
@@ -129,13 +134,10 @@ class BodySizeLimitMiddleware:
             return
         declared, chunked = _body_framing(scope["headers"])
         limit = self._limit_for(scope["path"])
-        if declared is not None and not chunked:
-            if declared > limit:
-                await _too_large(limit)(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        if declared is not None and not chunked and declared > limit:
+            await _too_large(limit)(scope, receive, send)
             return
-        if not chunked and scope["method"] in ("GET", "HEAD"):
+        if not chunked and (declared == 0 or (declared is None and scope["method"] in _BODILESS)):
             await self.app(scope, receive, send)
             return
         messages = await _read_at_most(receive, limit)
@@ -171,20 +173,35 @@ def _content_length(value: bytes) -> int | None:
     return int(value) if len(value) < 19 else 10**18
 
 
+_BODILESS = ("GET", "HEAD")
+
+
 async def _read_at_most(receive: Receive, limit: int) -> list[Message] | None:
-    """The request's body messages, or None as soon as they carry more than ``limit`` bytes."""
-    messages: list[Message] = []
-    size = 0
+    """The request's body as one message (then a disconnect, if the client went away), or
+    None as soon as it is more than ``limit`` bytes."""
+    first = await receive()
+    if first["type"] != "http.request":
+        return [first]
+    if len(first.get("body", b"")) > limit:
+        return None
+    if not first.get("more_body", False):
+        return [first]  # the common case: the whole body in one message, as it came
+    body = bytearray(first.get("body", b""))
+    del first
     while True:
         message = await receive()
-        messages.append(message)
         if message["type"] != "http.request":
-            return messages  # the client went away: the app sees the disconnect
-        size += len(message.get("body", b""))
-        if size > limit:
+            # The client went away: the app gets what came, then the disconnect.
+            return [_body_message(body, more=True), message]
+        body += message.get("body", b"")
+        if len(body) > limit:
             return None
         if not message.get("more_body", False):
-            return messages
+            return [_body_message(body, more=False)]
+
+
+def _body_message(body: bytearray, *, more: bool) -> Message:
+    return {"type": "http.request", "body": bytes(body), "more_body": more}
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

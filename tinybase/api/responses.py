@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -13,6 +14,11 @@ __all__ = ["JSONResponse", "dumps"]
 def _default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value)
+    if isinstance(value, Decimal):
+        # NUMERIC/DECIMAL columns read as Decimal, which orjson cannot encode (every read of
+        # such a row was a 500): the exact number, as JSON spells it; NaN (PostgreSQL's
+        # numeric has one) as null, like a float's.
+        return orjson.Fragment(str(value).encode()) if value.is_finite() else None
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

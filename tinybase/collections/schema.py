@@ -172,7 +172,7 @@ def _option_problems(field: FieldSchema) -> list[tuple[str, str]]:
     if field.pattern is not None:
         try:
             re.compile(field.pattern)
-        except re.error as exc:
+        except (re.error, RecursionError, OverflowError) as exc:  # see records.filters
             problems.append(("pattern", f"invalid regular expression: {exc}"))
     distinct = field.values is not None and len(set(field.values)) == len(field.values)
     if field.type is FieldType.SELECT and not (field.values and distinct):

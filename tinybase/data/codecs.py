@@ -34,6 +34,7 @@ __all__ = [
     "dump_argument",
     "dumper_for",
     "loader_for",
+    "loads_json",
     "python_type_for_kind",
     "sql_type_for",
     "unwrap_optional",
@@ -284,7 +285,26 @@ def _load_date(value: Any) -> Any:
 
 
 def _load_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return loads_json(value) if isinstance(value, str | bytes) else value
+
+
+# What orjson, which encodes every response, can encode: signed and unsigned 64-bit integers.
+_JSON_INT_MIN, _JSON_INT_MAX = -(2**63), 2**64 - 1
+
+
+def loads_json(text: str | bytes) -> Any:
+    """A stored JSON value, with integers past 64 bits read as floats (as orjson parses them).
+
+    PostgreSQL's ``jsonb`` stores ``1e30`` as the integer it equals, and a stored value may
+    hold any integer: read as a Python ``int``, orjson could not encode it, and every read
+    of the row was a 500. The engines of both dialects decode JSON columns with this.
+    """
+    return json.loads(text, parse_int=_json_int)
+
+
+def _json_int(text: str) -> int | float:
+    number = int(text)
+    return number if _JSON_INT_MIN <= number <= _JSON_INT_MAX else float(text)
 
 
 def _load_float(value: Any) -> Any:

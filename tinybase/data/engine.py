@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from tinybase.data.codecs import loads_json
+
 __all__ = [
     "IMMEDIATE_OPTION",
     "REGEXP_TIMEOUT_SECONDS",
@@ -56,8 +58,10 @@ def create_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         return _create_sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(parsed, connect_args={"options": "-c timezone=UTC"})
-    return sa.create_engine(parsed)
+        return sa.create_engine(
+            parsed, connect_args={"options": "-c timezone=UTC"}, json_deserializer=loads_json
+        )
+    return sa.create_engine(parsed, json_deserializer=loads_json)
 
 
 def is_memory(engine: sa.Engine) -> bool:
@@ -90,6 +94,7 @@ def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
             "sqlite://",
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
+            json_deserializer=loads_json,
         )
     else:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +103,7 @@ def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
             pool_size=8,
             max_overflow=32,
             connect_args={"check_same_thread": False, "timeout": 5},
+            json_deserializer=loads_json,
         )
     sa.event.listen(engine, "connect", functools.partial(_on_connect, wal=not memory))
     sa.event.listen(engine, "begin", _on_begin)

@@ -28,6 +28,7 @@ from tinybase.records.access import authorize, compile_rules, may
 from tinybase.records.changes import ChangeStream, RecordChange
 from tinybase.records.compiled import QueryCache
 from tinybase.records.config import ConflictResolution, RecordApiConfig
+from tinybase.records.conflicts import note_ignored_conflict
 from tinybase.records.cursor import encode_cursor
 from tinybase.records.expand import expand_records
 from tinybase.records.filters import uses_regex
@@ -485,6 +486,10 @@ class RecordEngine:
             holds = connection.execute(self.statements.rule_holds(rule, on_row=False), params)
             if holds.first() is None:
                 raise PermissionDeniedError()
+        # IGNORE swallowed a unique conflict: as telling as a 409 (the id answered does not
+        # exist), so it draws on the caller's conflict budget like one.
+        if self.api.conflict_resolution == ConflictResolution.IGNORE:
+            note_ignored_conflict()
         return plain_id(values.get(self.pk))
 
     def _recording(self) -> bool:

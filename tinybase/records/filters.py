@@ -289,7 +289,9 @@ def _build(
 def _check_regex(node: Comparison) -> None:
     try:
         re.compile(node.value)
-    except re.error as exc:
+    # Not only re.error: groups nested a few hundred deep overflow the parser's recursion,
+    # and a repeat count past 32 bits is an OverflowError (both were a 500).
+    except (re.error, RecursionError, OverflowError) as exc:
         raise BadRequestError(f"filter on {node.column!r}: invalid regular expression") from exc
 
 

@@ -11,17 +11,32 @@ import sqlalchemy as sa
 
 from tinybase.errors import ValidationError
 
-__all__ = ["base64_uuid", "plain_id", "primary_key", "unique_column_sets"]
+__all__ = ["UNREFLECTED_UNIQUE", "base64_uuid", "plain_id", "primary_key", "unique_column_sets"]
+
+UNREFLECTED_UNIQUE = "tinybase_unreflected_unique_index"
+"""``Table.info`` key: the table has a unique index reflection could not describe."""
 
 
 def unique_column_sets(table: sa.Table) -> tuple[frozenset[str], ...]:
-    """The column sets of the table's unique constraints and indexes, the key aside."""
+    """The column sets of the table's unique constraints and indexes, the key aside.
+
+    A unique index over an expression (``lower(_email)``) may cover any column: it counts
+    as covering all of them. PostgreSQL reflects it without its columns; SQLite not at all,
+    so reflection marks such a table (``table.info[UNREFLECTED_UNIQUE]``, see
+    :func:`tinybase.records.registry.reflect`).
+    """
+    every = frozenset(table.c.keys())
     sets = {
         frozenset(constraint.columns.keys())
         for constraint in table.constraints
         if isinstance(constraint, sa.UniqueConstraint)
     }
-    sets |= {frozenset(index.columns.keys()) for index in table.indexes if index.unique}
+    for index in table.indexes:
+        if index.unique:
+            plain = len(index.columns) == len(index.expressions)
+            sets.add(frozenset(index.columns.keys()) if plain else every)
+    if table.info.get(UNREFLECTED_UNIQUE):
+        sets.add(every)
     return tuple(columns for columns in sets if columns and columns != {primary_key(table)})
 
 

@@ -32,6 +32,7 @@ from tinybase.errors import ConflictError, NotFoundError, TinyBaseError, Validat
 from tinybase.records.changes import ChangeStream
 from tinybase.records.config import RecordApiConfig, RecordValidator
 from tinybase.records.engine import RecordEngine
+from tinybase.records.keys import UNREFLECTED_UNIQUE
 
 if TYPE_CHECKING:
     from tinybase.data import Database
@@ -288,12 +289,24 @@ def reflect(connection: sa.Connection, table_name: str) -> tuple[sa.Table, bool]
     if not is_view and not inspector.has_table(table_name):
         raise ValidationError.for_field("table_name", f"no table or view named {table_name!r}")
     table = sa.Table(table_name, sa.MetaData(), autoload_with=connection)
+    if connection.dialect.name == "sqlite" and _unreflected_unique_index(connection, table):
+        table.info[UNREFLECTED_UNIQUE] = True
     for column in table.columns:
         # Reflected DATETIME/TIMESTAMP columns come back naive: read them as UTC, like every
         # other TinyBase timestamp (ISO 8601 with an offset in JSON).
         if isinstance(column.type, sa.DateTime):
             column.type = UTCDateTime()
     return table, is_view
+
+
+def _unreflected_unique_index(connection: sa.Connection, table: sa.Table) -> bool:
+    """Whether SQLite has a unique ``CREATE INDEX`` on ``table`` that reflection skipped
+    (SQLAlchemy skips indexes over expressions, such as ``lower(_email)``)."""
+    reflected = {index.name for index in table.indexes}
+    quoted = table.name.replace('"', '""')
+    rows = connection.exec_driver_sql(f'PRAGMA index_list("{quoted}")').all()
+    # Columns: seq, name, unique, origin ("c": CREATE INDEX, "u": UNIQUE, "pk"), partial.
+    return any(row[2] and row[3] == "c" and row[1] not in reflected for row in rows)
 
 
 def _reason(exc: Exception) -> str:

@@ -9,6 +9,7 @@ driver).
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -123,7 +124,14 @@ def _to_number(value: Any) -> float | int:
         raise ValueError("expected a number")
     if isinstance(number, float) and not math.isfinite(number):
         raise ValueError("expected a finite number")
+    if isinstance(number, int) and not _FLOAT_MIN <= number <= _FLOAT_MAX:
+        # Past a double's range the drivers raise OverflowError on bind (a 500).
+        raise ValueError("expected a finite number")
     return number
+
+
+_FLOAT_MAX = int(sys.float_info.max)
+_FLOAT_MIN = -_FLOAT_MAX
 
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -206,8 +214,9 @@ def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
 
     Raises:
         ValueError: nested deeper than ``max_depth``, an object key that is not a string, a
-            number that is not finite, text with a lone surrogate, or a value of no JSON
-            type (the reason, short).
+            number that is not finite, an integer past 64 bits (orjson cannot encode it, so
+            every read of the row would fail), text with a lone surrogate, or a value of no
+            JSON type (the reason, short).
     """
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
@@ -227,8 +236,18 @@ def check_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
             _check_encodable(item)
         elif isinstance(item, float) and not math.isfinite(item):
             raise ValueError("JSON numbers must be finite")
+        elif (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and not _JSON_INT_MIN <= item <= _JSON_INT_MAX
+        ):
+            raise ValueError("JSON integers must fit in 64 bits")
         elif item is not None and not isinstance(item, str | int | float | bool):
             raise ValueError(f"{type(item).__name__} is not a JSON value")
+
+
+# What orjson, which encodes every response, can encode: signed and unsigned 64-bit integers.
+_JSON_INT_MIN, _JSON_INT_MAX = -(2**63), 2**64 - 1
 
 
 def _check_encodable(text: str) -> None:

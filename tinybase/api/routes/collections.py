@@ -36,6 +36,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from tinybase.api.bodies import RequestBody
 from tinybase.api.deps import (
     BEARER_DOCS,
     AdminUser,
@@ -62,7 +63,7 @@ router = APIRouter(prefix="/api/collections", tags=["collections"])
 records_router = APIRouter(prefix="/api/collections", tags=["collections"], route_class=PlainRoute)
 
 
-class CollectionCreate(BaseModel):
+class CollectionCreate(RequestBody):
     """The body of ``POST /api/collections``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -73,7 +74,7 @@ class CollectionCreate(BaseModel):
     options: dict[str, Any] | None = None
 
 
-class CollectionUpdate(BaseModel):
+class CollectionUpdate(RequestBody):
     """The body of ``PATCH /api/collections/{name}``; ``drop_fields`` confirms removals."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

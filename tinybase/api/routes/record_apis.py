@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Response
+from pydantic import AfterValidator
 
+from tinybase.api.bodies import reject_unencodable
 from tinybase.api.deps import AdminUser, State
 from tinybase.records.store import RecordApiStore
 
@@ -27,7 +29,8 @@ def get_store(state: State) -> RecordApiStore:
 
 
 Store = Annotated[RecordApiStore, Depends(get_store)]
-JsonObject = Annotated[dict[str, Any], Body()]
+# A lone UTF-16 surrogate anywhere in the body is a 422, not a 500 (see tinybase.api.bodies).
+JsonObject = Annotated[dict[str, Any], Body(), AfterValidator(reject_unencodable)]
 
 
 @router.get("")
