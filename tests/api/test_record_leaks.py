@@ -214,11 +214,22 @@ def test_a_unique_write_only_column_is_not_an_oracle(client, pins, make_user):
     assert other.status_code == 200
 
 
-def test_successful_writes_do_not_use_the_budget(client, pins, make_user):
+def test_writes_that_set_no_hidden_unique_value_cost_nothing(client, pins, make_user):
     user = make_user()
     for index in range(CONFLICT_LIMIT + 5):
-        response = client.post(f"{V1}/pins", json={"_pin": f"p{index}"}, headers=user.headers)
+        response = client.post(f"{V1}/pins", json={"label": f"l{index}"}, headers=user.headers)
         assert response.status_code == 200
+
+
+def test_a_conflicting_bulk_costs_one_unit_per_record(client, pins, make_user):
+    victim, attacker = make_user(), make_user()
+    client.post(f"{V1}/pins", json={"_pin": "4471"}, headers=victim.headers)
+    # Halving a list of candidates per conflict would find the pin in a few requests.
+    bulk = [{"label": f"decoy {i}"} for i in range(CONFLICT_LIMIT - 1)] + [{"_pin": "4471"}]
+    response = client.post(f"{V1}/pins", json=bulk, headers=attacker.headers)
+    assert response.status_code == 409
+    response = client.post(f"{V1}/pins", json={"label": "anything"}, headers=attacker.headers)
+    assert response.status_code == 429
 
 
 def test_anonymous_conflicts_are_counted_per_client(client, admin, make_user):

@@ -80,6 +80,18 @@ class SlidingWindowLimiter:
         """Like ``acquire``, but None instead of an error when a key has used up its window."""
         return self._take(keys)[0]
 
+    def settle(self, attempt: Attempt, count: int) -> None:
+        """Make ``attempt`` count ``count`` times in all: given back at 0, one more event
+        per key for each above 1 (dated now, which keeps the events in order). Not checked
+        against the limit: the work is done; it is what later attempts will see."""
+        if count <= 0:
+            self.release(attempt)
+            return
+        now = self._clock()
+        with self._lock:
+            for key in attempt.keys:
+                self._events.setdefault(key, deque()).extend([now] * (count - 1))
+
     def release(self, attempt: Attempt) -> None:
         """Give back an attempt counted by ``acquire`` (it was legitimate, not a guess).
 

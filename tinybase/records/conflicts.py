@@ -1,22 +1,30 @@
-"""A budget of unique-value conflicts per caller, so a 409 cannot be used to enumerate
-values the caller may not read.
+"""A budget per caller for writes whose answer could reveal a unique value the caller may
+not read, so that 409s cannot be used to enumerate such values.
 
 A create or update that collides with a unique value answers 409, and a 409 tells the
 caller that the value exists. That is harmless when the caller may read every row and
 column anyway; it is an oracle when the value sits in a write-only (``_``) or excluded
 column (another user's ``_pin``), or in a row the read rule hides (another user's email).
 Such writes (:meth:`RecordEngine.conflicts_may_reveal`) draw on a budget per caller: at
-most ``limit`` conflicts in any ``window`` seconds, then 429 with ``Retry-After`` for every
-such write until the window moves on. The 409 itself names no column and no value.
+most ``limit`` units in any ``window`` seconds, then 429 with ``Retry-After`` for every
+such write until the window moves on. The 409 itself names no column and no value. What a
+write costs:
 
-Each write holds a slot while it runs and gives it back when it did not conflict, so a
-burst of concurrent guesses cannot all pass the check before the first conflict is counted.
-A caller is a user id, or the client's IP address for anonymous calls. Admins are exempt.
+- a write that conflicts: one unit per record it carried (a bulk of 100 costs 100, so a
+  bulk cannot halve a list of candidates per conflict);
+- every record that sets a unique write-only or excluded column, whatever the outcome: a
+  miss (the row is created) tells as much as a hit, so a search for one hidden value among
+  N candidates costs N, not one conflict;
+- a conflict ``IGNORE`` swallowed: one unit (it answers as if created, but the row is not
+  there), reported by the engine through :func:`note_ignored_conflict`;
+- anything else: nothing.
 
-``IGNORE`` conflict resolution answers a conflicting create as if it had succeeded, but the
-row is not there (a read or delete of the id answered is a 404), so an ignored conflict is
-as telling as a 409: the engine reports it (:func:`note_ignored_conflict`) and it stays
-counted like one, with the same answer as before.
+Each write holds a unit while it runs and settles its cost when it is done, so a burst of
+concurrent guesses cannot all pass the check before the first cost is counted. A caller is
+a user id, or the client's IP address (an IPv6 client's /64) for anonymous calls. Admins
+are exempt. What stays open: a unique readable column in rows the read rule hides is set by
+every legitimate create, so only its conflicts cost; a search there costs one create per
+candidate (each leaving a row the caller owns) and one unit per value found.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ __all__ = [
     "ConflictBudget",
     "caller_key",
     "note_ignored_conflict",
+    "note_records",
 ]
 
 _T = TypeVar("_T")
@@ -43,15 +52,33 @@ CONFLICT_LIMIT = 20
 CONFLICT_WINDOW_SECONDS = 600.0
 
 
-# The ignored conflicts of the guarded write running in this context (None: none is).
-_ignored: ContextVar[list[int] | None] = ContextVar("tinybase_ignored_conflicts", default=None)
+class _Tally:
+    """What the guarded write running in this context reported (see the module)."""
+
+    __slots__ = ("records", "spent")
+
+    def __init__(self) -> None:
+        self.records = 0  # records the write carried
+        self.spent = 0  # units due whatever the outcome
+
+
+_tally: ContextVar[_Tally | None] = ContextVar("tinybase_conflict_tally", default=None)
+
+
+def note_records(count: int, *, setting_hidden_unique: int = 0) -> None:
+    """Tell the guarded write running now that it writes ``count`` records, of which
+    ``setting_hidden_unique`` set a unique write-only or excluded column."""
+    tally = _tally.get()
+    if tally is not None:
+        tally.records += count
+        tally.spent += setting_hidden_unique
 
 
 def note_ignored_conflict() -> None:
     """Tell the guarded write running now that a unique conflict was ignored (``IGNORE``)."""
-    counter = _ignored.get()
-    if counter is not None:
-        counter[0] += 1
+    tally = _tally.get()
+    if tally is not None:
+        tally.spent += 1
 
 
 def caller_key(principal: Principal, client_ip: str) -> str:
@@ -63,7 +90,7 @@ class ConflictBudget:
     """Runs writes that may reveal hidden values within each caller's conflict budget.
 
     Args:
-        limit: conflicts allowed per caller and window (writes in flight count too).
+        limit: units allowed per caller and window (a write in flight holds one).
         window: window length in seconds.
     """
 
@@ -75,27 +102,25 @@ class ConflictBudget:
         )
 
     def run(self, caller: Hashable, write: Callable[[], _T], *, guarded: bool) -> _T:
-        """``write()``, counted against ``caller``'s budget when ``guarded``.
+        """``write()``, its cost counted against ``caller``'s budget when ``guarded``.
 
         Raises:
             RateLimitedError: the caller has used up the budget (nothing is written).
-            ConflictError: the write conflicted (and stays counted; so does a write whose
-                conflict ``IGNORE`` swallowed, see :func:`note_ignored_conflict`).
+            ConflictError: the write conflicted (it costs one unit per record).
         """
         if not guarded:
             return write()
         attempt = self._limiter.acquire(caller)
-        ignored = [0]
-        token = _ignored.set(ignored)
+        tally = _Tally()
+        token = _tally.set(tally)
+        cost = 0
         try:
             result = write()
+            cost = tally.spent
         except ConflictError:
-            raise
-        except BaseException:
-            self._limiter.release(attempt)
+            cost = max(tally.records, tally.spent, 1)
             raise
         finally:
-            _ignored.reset(token)
-        if not ignored[0]:
-            self._limiter.release(attempt)
+            _tally.reset(token)
+            self._limiter.settle(attempt, cost)
         return result

@@ -28,7 +28,7 @@ from tinybase.records.access import authorize, compile_rules, may
 from tinybase.records.changes import ChangeStream, RecordChange
 from tinybase.records.compiled import QueryCache
 from tinybase.records.config import ConflictResolution, RecordApiConfig
-from tinybase.records.conflicts import note_ignored_conflict
+from tinybase.records.conflicts import note_ignored_conflict, note_records
 from tinybase.records.cursor import encode_cursor
 from tinybase.records.expand import expand_records
 from tinybase.records.filters import uses_regex
@@ -121,6 +121,10 @@ class RecordEngine:
         )
         self.generates_id = self.kinds[self.pk] in (ValueKind.TEXT, ValueKind.UUID)
         self.unique_sets = unique_column_sets(table)
+        hidden = set(table.c.keys()) - set(self.readable)
+        # Write-only or excluded columns under a unique constraint: setting one can tell a
+        # value the caller may not read (records.conflicts).
+        self.hidden_unique = frozenset().union(*(columns & hidden for columns in self.unique_sets))
         self.lister = Lister(db, api, self.statements, self.queries, self.resolver)
 
     def conflicts_may_reveal(self, principal: Principal) -> bool:
@@ -131,10 +135,15 @@ class RecordEngine:
         """
         if principal.is_admin or not self.unique_sets:
             return False
-        hidden = set(self.table.c.keys()) - set(self.readable)
-        if any(columns & hidden for columns in self.unique_sets):
-            return True
-        return not self._reads_everything(principal)
+        return bool(self.hidden_unique) or not self._reads_everything(principal)
+
+    def _note_records(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Report to the conflict budget what this write carries (see its module)."""
+        setting = sum(1 for record in records if self._sets_hidden(record))
+        note_records(len(records), setting_hidden_unique=setting)
+
+    def _sets_hidden(self, record: Mapping[str, Any]) -> bool:
+        return any(record.get(column) is not None for column in self.hidden_unique)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -236,6 +245,7 @@ class RecordEngine:
         if len(records) > MAX_BULK:
             raise PayloadTooLargeError(f"at most {MAX_BULK} records per request")
         prepared = [self._prepare_create(principal, record) for record in records]
+        self._note_records([values for values, _request in prepared])
         with map_database_errors(self.table.name), self.db.write() as connection:
             return [
                 self._insert(connection, principal, rule, values, request)
@@ -268,6 +278,7 @@ class RecordEngine:
         if self.api.validator is not None:
             values = self.api.validator.validate(principal, values, partial=partial)
         request = self._prepare(values, creating=False, key=key)
+        self._note_records([request])
         with map_database_errors(self.table.name), self.db.write() as connection:
             if request:
                 before = self._row_now(connection, key) if self._recording() else None
@@ -488,8 +499,10 @@ class RecordEngine:
                 raise PermissionDeniedError()
         # IGNORE swallowed a unique conflict: as telling as a 409 (the id answered does not
         # exist), so it draws on the caller's conflict budget like one.
-        if self.api.conflict_resolution == ConflictResolution.IGNORE:
-            note_ignored_conflict()
+        if self.api.conflict_resolution == ConflictResolution.IGNORE and not self._sets_hidden(
+            values
+        ):
+            note_ignored_conflict()  # (a record setting a hidden unique value paid already)
         return plain_id(values.get(self.pk))
 
     def _recording(self) -> bool:
