@@ -1,4 +1,14 @@
-"""Suite-wide fixtures: a throwaway PostgreSQL server and fresh databases on both dialects."""
+"""Suite-wide fixtures: a throwaway PostgreSQL server and fresh databases on both dialects.
+
+Database fixtures, each once for SQLite (a file) and once for PostgreSQL:
+
+- ``db_url``: the URL of a fresh, empty database;
+- ``raw_db``: a :class:`tinybase.data.Database` on it, with no tables;
+- ``migrated_db``: the same after the migrations (the system tables).
+
+A module that needs rows or tables of its own builds them on one of these, in a fixture named
+for what it seeds (``items_db``, ``schema``, ``catalog``).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from tinybase.data import Database, database
+from tinybase.db.migrate import upgrade
 
 PG_USER = "tinybase_test"
 
@@ -131,3 +144,20 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def raw_db(db_url: str) -> Iterator[Database]:
+    """An empty database (no tables) on a SQLite file and on PostgreSQL."""
+    opened = database(db_url)
+    try:
+        yield opened
+    finally:
+        opened.engine.dispose()
+
+
+@pytest.fixture
+def migrated_db(raw_db: Database) -> Database:
+    """A fresh database with the system tables (the migrations run), on both dialects."""
+    upgrade(raw_db)
+    return raw_db

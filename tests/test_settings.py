@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tinybase.data import database
-from tinybase.db.migrate import upgrade
+from tinybase.data import Database, database
 from tinybase.db.models import Setting
 from tinybase.errors import ValidationError
 from tinybase.settings import (
@@ -219,11 +218,8 @@ def test_bad_log_level_is_an_error() -> None:
 
 
 @pytest.fixture
-def store(db_url: str) -> SettingsStore:
-    db = database(db_url)
-    upgrade(db)
-    yield SettingsStore(db)
-    db.engine.dispose()
+def store(migrated_db: Database) -> SettingsStore:
+    return SettingsStore(migrated_db)
 
 
 def stored_rows(store: SettingsStore) -> dict[str, object]:

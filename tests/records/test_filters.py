@@ -76,9 +76,9 @@ def _titles(engine, params):
 
 
 @pytest.fixture
-def populated(db, schema, make_engine: MakeEngine):
+def populated(raw_db, schema, make_engine: MakeEngine):
     insert_items(
-        db,
+        raw_db,
         schema,
         [
             {
@@ -168,8 +168,8 @@ def test_bad_columns_and_values_are_400_naming_the_column(populated, params, nam
     assert named in str(error.value.detail)
 
 
-def test_excluded_column_cannot_be_filtered(db, schema, make_engine: MakeEngine):
-    insert_items(db, schema, [{"title": "a", "hidden": "h"}])
+def test_excluded_column_cannot_be_filtered(raw_db, schema, make_engine: MakeEngine):
+    insert_items(raw_db, schema, [{"title": "a", "hidden": "h"}])
     engine = make_engine("items", excluded_columns=("hidden",))
     with pytest.raises(BadRequestError, match="hidden"):
         engine.list(SYSTEM, ListQuery.from_params([("hidden", "h")]))
@@ -185,10 +185,10 @@ def test_excluded_column_cannot_be_filtered(db, schema, make_engine: MakeEngine)
         "%' OR 1=1 --",
     ],
 )
-def test_injection_through_values_is_just_a_value(populated, db, value):
+def test_injection_through_values_is_just_a_value(populated, raw_db, value):
     assert _titles(populated, [("title", value)]) == []
     assert _titles(populated, [("title[like]", value)]) == []
-    with db.read() as connection:
+    with raw_db.read() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM items").scalar_one() == 4
 
 
