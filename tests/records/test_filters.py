@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.records.helpers import MakeEngine, insert_items
+from tests.records.helpers import MakeEngine, insert_items, list_titles
 from tinybase.auth.principal import SYSTEM
 from tinybase.errors import BadRequestError
 from tinybase.records.filters import Comparison, Composite, parse_filters
@@ -68,11 +68,6 @@ def test_parse_nested_and_or_in_index_order():
 def test_malformed_filters_are_400(params):
     with pytest.raises(BadRequestError):
         parse_filters(params)
-
-
-def _titles(engine, params):
-    result = engine.list(SYSTEM, ListQuery.from_params([*params, ("order", "title")]))
-    return [record["title"] for record in result.records]
 
 
 @pytest.fixture
@@ -142,7 +137,7 @@ def populated(raw_db, schema, make_engine: MakeEngine):
     ],
 )
 def test_every_operator_filters_in_sql(populated, params, expected):
-    assert _titles(populated, params) == expected
+    assert list_titles(populated, ListQuery.from_params([*params, ("order", "title")])) == expected
 
 
 @pytest.mark.parametrize(
@@ -186,8 +181,13 @@ def test_excluded_column_cannot_be_filtered(raw_db, schema, make_engine: MakeEng
     ],
 )
 def test_injection_through_values_is_just_a_value(populated, raw_db, value):
-    assert _titles(populated, [("title", value)]) == []
-    assert _titles(populated, [("title[like]", value)]) == []
+    assert (
+        list_titles(populated, ListQuery.from_params([("title", value), ("order", "title")])) == []
+    )
+    assert (
+        list_titles(populated, ListQuery.from_params([("title[like]", value), ("order", "title")]))
+        == []
+    )
     with raw_db.read() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM items").scalar_one() == 4
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.records.helpers import ALL, insert_items
+from tests.records.helpers import ALL, filter_query, insert_items, list_titles
 from tinybase.auth.principal import ANONYMOUS, SYSTEM
 from tinybase.data.database import Database
 from tinybase.db.types import UTCDateTime
@@ -31,18 +31,9 @@ from tinybase.records.compiled import CompiledQuery
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
 from tinybase.records.executor import DatabaseExecutor
-from tinybase.records.filters import parse_filters
 from tinybase.records.query import ListQuery
 
 OWNER = "_ROW_.owner_id = _USER_.id"
-
-
-def _query(*pairs: tuple[str, str], **options: Any) -> ListQuery:
-    return ListQuery(filters=parse_filters(pairs), **options)
-
-
-def _titles(engine: RecordEngine, query: ListQuery, principal=SYSTEM) -> list[str]:
-    return [record["title"] for record in engine.list(principal, query).records]
 
 
 def _odd_table(db: Database) -> sa.Table:
@@ -82,22 +73,28 @@ def test_columns_named_and_or_are_comparisons_not_groups(raw_db, schema):
     ]
     for _ in range(2):
         for pairs, titles in cases:
-            assert _titles(engine, _query(*pairs, order="title")) == titles, pairs
+            assert list_titles(engine, filter_query(*pairs, order="title")) == titles, pairs
 
 
-def test_like_and_equality_with_one_value_never_share_a_query(raw_db, schema, make_engine):
+def test_like_and_equality_with_one_value_never_share_afilter_query(raw_db, schema, make_engine):
     insert_items(raw_db, schema, [{"title": "a%"}, {"title": "abc"}, {"title": "xa"}])
     engine = make_engine()
     for _ in range(2):
-        assert _titles(engine, _query(("title", "a%"), order="title")) == ["a%"]
-        assert _titles(engine, _query(("title[like]", "a%"), order="title")) == ["a%", "abc"]
-        assert _titles(engine, _query(("title[ne]", "a%"), order="title")) == ["abc", "xa"]
-        assert _titles(engine, _query(("title[is]", "!null"), order="title")) == [
+        assert list_titles(engine, filter_query(("title", "a%"), order="title")) == ["a%"]
+        assert list_titles(engine, filter_query(("title[like]", "a%"), order="title")) == [
+            "a%",
+            "abc",
+        ]
+        assert list_titles(engine, filter_query(("title[ne]", "a%"), order="title")) == [
+            "abc",
+            "xa",
+        ]
+        assert list_titles(engine, filter_query(("title[is]", "!null"), order="title")) == [
             "a%",
             "abc",
             "xa",
         ]
-        assert _titles(engine, _query(("title[is]", "null"), order="title")) == []
+        assert list_titles(engine, filter_query(("title[is]", "null"), order="title")) == []
 
 
 def test_nested_groups_with_the_same_leaves_are_different_shapes(raw_db, schema, make_engine):
@@ -106,30 +103,30 @@ def test_nested_groups_with_the_same_leaves_are_different_shapes(raw_db, schema,
     insert_items(raw_db, schema, rows)
     engine = make_engine()
     # grp=a AND (score=1 OR score=3)
-    first = _query(
+    first = filter_query(
         ("filter[$and][0][grp]", "a"),
         ("filter[$and][1][$or][0][score]", "1"),
         ("filter[$and][1][$or][1][score]", "3"),
         order="title",
     )
     # (grp=a AND score=1) OR score=3: the same leaves in the same order, grouped otherwise
-    second = _query(
+    second = filter_query(
         ("filter[$or][0][$and][0][grp]", "a"),
         ("filter[$or][0][$and][1][score]", "1"),
         ("filter[$or][1][score]", "3"),
         order="title",
     )
     # grp=a OR score=1 OR score=3
-    flat = _query(
+    flat = filter_query(
         ("filter[$or][0][grp]", "a"),
         ("filter[$or][1][score]", "1"),
         ("filter[$or][2][score]", "3"),
         order="title",
     )
     for _ in range(2):
-        assert _titles(engine, first) == ["a1"]
-        assert _titles(engine, second) == ["a1", "c3"]
-        assert _titles(engine, flat) == ["a1", "a2", "b1", "c3"]
+        assert list_titles(engine, first) == ["a1"]
+        assert list_titles(engine, second) == ["a1", "c3"]
+        assert list_titles(engine, flat) == ["a1", "a2", "b1", "c3"]
 
 
 def test_directions_of_one_sort_are_different_shapes(raw_db, schema, make_engine):
@@ -145,7 +142,7 @@ def test_directions_of_one_sort_are_different_shapes(raw_db, schema, make_engine
     }
     for _ in range(2):
         for order, titles in expected.items():
-            assert _titles(engine, ListQuery(order=order)) == titles, order
+            assert list_titles(engine, ListQuery(order=order)) == titles, order
     # With cursors: each page continues in its own direction.
     for order, titles in expected.items():
         first = engine.list(SYSTEM, ListQuery(order=order, limit=1))
@@ -187,14 +184,14 @@ def test_count_totals_are_per_user_and_per_value(raw_db, schema, users, make_eng
     for _ in range(2):
         assert engine.list(alice, ListQuery(count=True)).total_count == 3
         assert engine.list(bob, ListQuery(count=True)).total_count == 1
-        assert engine.list(alice, _query(("title", "a1"), count=True)).total_count == 1
-        assert engine.list(alice, _query(("title", "b0"), count=True)).total_count == 0
-        assert engine.list(bob, _query(("title", "b0"), count=True)).total_count == 1
+        assert engine.list(alice, filter_query(("title", "a1"), count=True)).total_count == 1
+        assert engine.list(alice, filter_query(("title", "b0"), count=True)).total_count == 0
+        assert engine.list(bob, filter_query(("title", "b0"), count=True)).total_count == 1
     # A write through the engine (driver connection) is seen by the next count.
     engine.create(bob, {"title": "b1", "owner_id": bob.user_id})
     assert engine.list(bob, ListQuery(count=True)).total_count == 2
     assert engine.list(alice, ListQuery(count=True)).total_count == 3
-    (b0,) = engine.list(bob, _query(("title", "b0"))).records
+    (b0,) = engine.list(bob, filter_query(("title", "b0"))).records
     engine.delete(bob, b0["id"])
     assert engine.list(bob, ListQuery(count=True)).total_count == 1
 
@@ -208,7 +205,7 @@ def test_regex_filters_bind_their_own_pattern_on_a_shared_shape(raw_db, schema, 
         ("y$", ["cherry"]),
         ("^a", ["apple"]),
     ):
-        page = engine.list(SYSTEM, _query(("title[re]", pattern), order="title", count=True))
+        page = engine.list(SYSTEM, filter_query(("title[re]", pattern), order="title", count=True))
         assert [r["title"] for r in page.records] == titles, pattern
         assert page.total_count == len(titles)
 
@@ -228,12 +225,12 @@ def test_hidden_and_excluded_columns_are_refused_after_a_shape_is_warm(
     insert_items(raw_db, schema, [{"title": "x", "_secret": "s", "hidden": "h"}])
     engine = make_engine(excluded_columns=["hidden"])
     # Warm shapes of the same layout on readable columns first.
-    assert _titles(engine, _query(("title", "x"))) == ["x"]
-    assert _titles(
-        engine, _query(("filter[$or][0][title]", "x"), ("filter[$or][1][grp][$is]", "NULL"))
+    assert list_titles(engine, filter_query(("title", "x"))) == ["x"]
+    assert list_titles(
+        engine, filter_query(("filter[$or][0][title]", "x"), ("filter[$or][1][grp][$is]", "NULL"))
     ) == ["x"]
     with pytest.raises(BadRequestError):
-        engine.list(SYSTEM, _query(*pairs))
+        engine.list(SYSTEM, filter_query(*pairs))
     for order in ("_secret", "-_secret,title", "hidden", "title,-hidden"):
         with pytest.raises(BadRequestError):
             engine.list(SYSTEM, ListQuery(order=order))
@@ -265,8 +262,10 @@ def test_no_client_value_reaches_the_sql_text(raw_db, schema, users, make_engine
         alice, {"title": f"{marker}1", "owner_id": alice.user_id, "score": 4242}
     )
     engine.update(alice, item, {"title": f"{marker}2", "grp": f"{marker}g"})
-    engine.list(alice, _query(("title", f"{marker}2"), ("grp[like]", f"{marker}%"), count=True))
-    engine.list(alice, _query(("title[re]", f"^{marker}"), ("score[gt]", "4241"), count=True))
+    engine.list(
+        alice, filter_query(("title", f"{marker}2"), ("grp[like]", f"{marker}%"), count=True)
+    )
+    engine.list(alice, filter_query(("title[re]", f"^{marker}"), ("score[gt]", "4241"), count=True))
     page = engine.list(alice, ListQuery(order="score,title", limit=7, offset=3))
     first = engine.list(alice, ListQuery(order="score,title", limit=1))
     engine.list(alice, ListQuery(order="score,title", limit=1, cursor=first.cursor))
@@ -484,7 +483,7 @@ def test_rules_with_placeholder_like_literals_run_on_the_driver_connection(
     with pytest.raises(PermissionDeniedError):
         engine.create(alice, {"title": "what?"})
     (hidden,) = insert_items(raw_db, schema, [{"title": "a:b %s"}])
-    assert _titles(engine, ListQuery(order="title"), alice) == ["ok1"]
+    assert list_titles(engine, ListQuery(order="title"), alice) == ["ok1"]
     assert engine.read(alice, ok)["title"] == "ok1"
     with pytest.raises(NotFoundError):
         engine.read(alice, hidden)
