@@ -73,6 +73,16 @@ def _ensure_system_user() -> str | None:
     return "tinybase-pg"
 
 
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No TINYBASE_* variables and an empty working folder (so no stray tinybase.toml)."""
+    for name in list(os.environ):
+        if name.upper().startswith("TINYBASE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """Start a PostgreSQL server in a temp dir on a free loopback port; yield its admin URL."""

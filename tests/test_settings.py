@@ -22,6 +22,8 @@ from tinybase.settings import (
     settings,
 )
 
+pytestmark = pytest.mark.usefixtures("clean_environment")
+
 SEED_DEFAULTS = {
     "server_host": "0.0.0.0",
     "server_port": 8000,
@@ -38,18 +40,6 @@ SEED_DEFAULTS = {
     "extensions_enabled": True,
     "extensions_path": "~/.tinybase/extensions",
 }
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No TINYBASE_* variables and an empty working folder (so no stray tinybase.toml)."""
-    import os
-
-    for name in list(os.environ):
-        if name.upper().startswith("TINYBASE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write_toml(folder: Path, text: str) -> Path:

@@ -5,26 +5,16 @@ the same database (a second app instance here)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import TestUser, add_record, make_collection
-from tinybase.api.app import create_app
-from tinybase.settings import Config
 
 FIELDS = [{"name": "title", "type": "string"}]
 OWNER = {op: "owner" for op in ("list", "read", "create", "update", "delete")}
 # The catalog's poll interval is 2 s; allow for a slow machine, but not for "never".
 WITHIN = 4.0
-
-
-@pytest.fixture
-def other_process(app_config: Config, client: TestClient) -> Iterator[TestClient]:
-    """A second instance on the same database: another worker process."""
-    with TestClient(create_app(app_config)) as second:
-        yield second
 
 
 def _patch(client: TestClient, admin: TestUser, body: dict, name: str = "notes") -> None:
