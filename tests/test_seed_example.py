@@ -12,14 +12,13 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from tests.collections.helpers import insert_user
 from tinybase.collections.service import CollectionService
 from tinybase.data import Database
-from tinybase.db.models import Record, User
-from tinybase.utils import utcnow
+from tinybase.db.models import Record
 
 
 class OrderInput(BaseModel):
@@ -66,20 +65,7 @@ def create_order(ctx, payload: OrderInput) -> OrderOutput:
 
 
 def test_complete_function_example_runs_as_written(migrated_db: Database) -> None:
-    user_id = uuid.uuid4()
-    with migrated_db.write() as connection:
-        now = utcnow()
-        connection.execute(
-            sa.insert(User.__table__).values(
-                id=user_id,
-                email="buyer@example.com",
-                password_hash="x",
-                is_admin=False,
-                token_version=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    user_id = insert_user(migrated_db, email="buyer@example.com")
     with Session(migrated_db.engine) as session:
         setup = CollectionService(session)
         products = setup.create_collection(

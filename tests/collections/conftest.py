@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import Session
 
+from tests.collections.helpers import insert_user
 from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.records import CollectionRecords
 from tinybase.data import Database
-from tinybase.db.models import User
 from tinybase.records.registry import RecordApiRegistry
-from tinybase.utils import utcnow, uuid7
 
 
 @pytest.fixture
@@ -46,20 +44,6 @@ def add_user(migrated_db: Database) -> Callable[[], str]:
     """Insert a user row directly; return its id (text)."""
 
     def add() -> str:
-        user_id = uuid7()
-        now = utcnow()
-        with migrated_db.write() as connection:
-            connection.execute(
-                sa.insert(User.__table__).values(
-                    id=user_id,
-                    email=f"{user_id}@example.com",
-                    password_hash="x",
-                    is_admin=False,
-                    token_version=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        return str(user_id)
+        return str(insert_user(migrated_db))
 
     return add
