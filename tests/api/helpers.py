@@ -26,6 +26,7 @@ __all__ = [
     "TestUser",
     "add_record",
     "bad_tokens",
+    "create_tables",
     "define",
     "login",
     "make_collection",
@@ -115,6 +116,12 @@ def add_record(
     return response.json()
 
 
+def create_tables(client: TestClient, metadata: sa.MetaData) -> None:
+    """Create ``metadata``'s tables straight in the instance's database (no record API yet)."""
+    with client.app.state.tinybase.db.write() as connection:
+        metadata.create_all(connection)
+
+
 def make_tables(client: TestClient) -> None:
     """A plain table ``posts`` (and ``memberships``), created straight in the database."""
     metadata = sa.MetaData()
@@ -137,8 +144,7 @@ def make_tables(client: TestClient) -> None:
         sa.Column("member", sa.String(36), nullable=False),
         sa.Column("grp", sa.String(50), nullable=False),
     )
-    with client.app.state.tinybase.db.write() as connection:
-        metadata.create_all(connection)
+    create_tables(client, metadata)
 
 
 def define(client: TestClient, admin: TestUser, **config: Any) -> dict[str, Any]:

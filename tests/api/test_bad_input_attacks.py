@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.dialects import postgresql
 from starlette.types import Message, Receive, Scope, Send
 
-from tests.api.helpers import CORE, V1, define, make_collection, table_rows
+from tests.api.helpers import CORE, V1, create_tables, define, make_collection, table_rows
 from tinybase.api.app import create_app
 from tinybase.api.middleware import BodySizeLimitMiddleware
 from tinybase.records.values import MAX_JSON_DEPTH
@@ -49,8 +49,7 @@ def world(client, admin):
         sa.Column("title", sa.Text, nullable=True),
         sa.Column("doc", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
     )
-    with client.app.state.tinybase.db.write() as connection:
-        metadata.create_all(connection)
+    create_tables(client, metadata)
     define(
         client,
         admin,

@@ -12,7 +12,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from tests.api.helpers import CORE, V1, make_collection, table_rows
+from tests.api.helpers import CORE, V1, create_tables, make_collection, table_rows
 
 OWNER_ACCESS = {"list": "owner", "read": "owner", "create": "auth", "update": "owner"}
 
@@ -52,8 +52,7 @@ def test_replace_conflict_on_another_unique_column_is_409_and_keeps_the_row(
         sa.Column("slug", sa.String(50), unique=True, nullable=True),
         sa.Column("title", sa.String(50), nullable=True),
     )
-    with client.app.state.tinybase.db.write() as connection:
-        metadata.create_all(connection)
+    create_tables(client, metadata)
     response = client.post(
         "/api/admin/record-apis",
         json={
