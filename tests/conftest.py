@@ -1,4 +1,14 @@
-"""Suite-wide fixtures: a throwaway PostgreSQL server and fresh databases on both dialects."""
+"""Suite-wide fixtures: a throwaway PostgreSQL server and fresh databases on both dialects.
+
+Database fixtures, each once for SQLite (a file) and once for PostgreSQL:
+
+- ``db_url``: the URL of a fresh, empty database;
+- ``raw_db``: a :class:`tinybase.data.Database` on it, with no tables;
+- ``migrated_db``: the same after the migrations (the system tables).
+
+A module that needs rows or tables of its own builds them on one of these, in a fixture named
+for what it seeds (``items_db``, ``schema``, ``catalog``).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from tinybase.data import Database, database
+from tinybase.db.migrate import upgrade
 
 PG_USER = "tinybase_test"
 
@@ -58,6 +71,16 @@ def _ensure_system_user() -> str | None:
             check=True,
         )
     return "tinybase-pg"
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No TINYBASE_* variables and an empty working folder (so no stray tinybase.toml)."""
+    for name in list(os.environ):
+        if name.upper().startswith("TINYBASE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")
@@ -131,3 +154,20 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def raw_db(db_url: str) -> Iterator[Database]:
+    """An empty database (no tables) on a SQLite file and on PostgreSQL."""
+    opened = database(db_url)
+    try:
+        yield opened
+    finally:
+        opened.engine.dispose()
+
+
+@pytest.fixture
+def migrated_db(raw_db: Database) -> Database:
+    """A fresh database with the system tables (the migrations run), on both dialects."""
+    upgrade(raw_db)
+    return raw_db

@@ -30,15 +30,7 @@ from tinybase.settings import Config, check_environment, environment_variable, f
 runner = CliRunner()
 TINYBASE = Path(sys.executable).parent / "tinybase"
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No TINYBASE_* variables and an empty working folder."""
-    for name in list(os.environ):
-        if name.upper().startswith("TINYBASE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def admins(db_file: Path) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -24,26 +23,25 @@ _EVENTS = sa.Table(
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    opened = database(db_url)
-    with opened.write() as connection:
+def events_db(raw_db: Database) -> Database:
+    """``raw_db`` with the empty table ``events`` of the shared column types."""
+    with raw_db.write() as connection:
         _METADATA.create_all(connection)
-    yield opened
-    opened.engine.dispose()
+    return raw_db
 
 
-def test_datetimes_come_back_as_the_same_utc_instant(db: Database) -> None:
+def test_datetimes_come_back_as_the_same_utc_instant(events_db: Database) -> None:
     stored = [
         datetime(2026, 11, 23, 6, 2, 9, 123456, tzinfo=UTC),
         datetime(2026, 11, 23, 6, 2, 9, tzinfo=UTC),
         datetime(2026, 11, 23, 8, 2, 9, tzinfo=timezone(timedelta(hours=2))),
     ]
-    with db.write() as connection:
+    with events_db.write() as connection:
         connection.execute(
             sa.insert(_EVENTS),
             [{"id": n, "at": at} for n, at in enumerate(stored)] + [{"id": 9, "at": None}],
         )
-    with db.read() as connection:
+    with events_db.read() as connection:
         rows = connection.execute(sa.select(_EVENTS.c.at).order_by(_EVENTS.c.id)).scalars().all()
     assert rows == [*stored, None]
     assert [at.utcoffset() for at in rows[:3]] == [timedelta(0)] * 3
@@ -72,11 +70,11 @@ def test_sqlite_text_written_by_other_tools_is_read_as_utc(
     assert value.utcoffset() == timedelta(0)
 
 
-def test_uuids_are_stored_as_canonical_text(db: Database) -> None:
+def test_uuids_are_stored_as_canonical_text(events_db: Database) -> None:
     ref = uuid.uuid4()
-    with db.write() as connection:
+    with events_db.write() as connection:
         connection.execute(sa.insert(_EVENTS), [{"id": 1, "ref": str(ref).upper()}])
-    with db.read() as connection:
+    with events_db.read() as connection:
         stored = connection.execute(sa.select(sa.cast(_EVENTS.c.ref, sa.Text))).scalar_one()
         value = connection.execute(sa.select(_EVENTS.c.ref)).scalar_one()
     assert stored == str(ref)

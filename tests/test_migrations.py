@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -28,28 +27,21 @@ SYSTEM_TABLES = {
 }
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    opened = database(db_url)
-    yield opened
-    opened.engine.dispose()
-
-
 def inspect(db: Database) -> sa.Inspector:
     return sa.inspect(db.engine)
 
 
-def test_upgrade_creates_every_system_table(db: Database) -> None:
-    migrate.upgrade(db)
-    tables = set(inspect(db).get_table_names())
+def test_upgrade_creates_every_system_table(raw_db: Database) -> None:
+    migrate.upgrade(raw_db)
+    tables = set(inspect(raw_db).get_table_names())
     assert tables == SYSTEM_TABLES | {migrate.VERSION_TABLE}
     model_tables = {t.name for t in SQLModel.metadata.sorted_tables if not t.info.get("is_view")}
     assert model_tables == SYSTEM_TABLES
 
 
-def test_upgrade_creates_the_indexes_and_foreign_keys_of_the_models(db: Database) -> None:
-    migrate.upgrade(db)
-    inspector = inspect(db)
+def test_upgrade_creates_the_indexes_and_foreign_keys_of_the_models(raw_db: Database) -> None:
+    migrate.upgrade(raw_db)
+    inspector = inspect(raw_db)
     for table in SQLModel.metadata.sorted_tables:
         if table.info.get("is_view"):
             continue
@@ -68,9 +60,9 @@ def test_upgrade_creates_the_indexes_and_foreign_keys_of_the_models(db: Database
         assert found_fks == expected_fks, table.name
 
 
-def test_migrated_schema_matches_the_models(db: Database) -> None:
-    migrate.upgrade(db)
-    with db.engine.connect() as connection:
+def test_migrated_schema_matches_the_models(raw_db: Database) -> None:
+    migrate.upgrade(raw_db)
+    with raw_db.engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
             opts={"include_object": migrate.include_object, "compare_type": True},
@@ -79,10 +71,10 @@ def test_migrated_schema_matches_the_models(db: Database) -> None:
     assert differences == []
 
 
-def test_record_view_is_empty_with_the_record_columns(db: Database) -> None:
-    migrate.upgrade(db)
-    assert "_record" in inspect(db).get_view_names()
-    with db.read() as connection:
+def test_record_view_is_empty_with_the_record_columns(raw_db: Database) -> None:
+    migrate.upgrade(raw_db)
+    assert "_record" in inspect(raw_db).get_view_names()
+    with raw_db.read() as connection:
         result = connection.execute(sa.text("SELECT * FROM _record"))
         assert list(result.keys()) == [
             "id",
@@ -96,12 +88,12 @@ def test_record_view_is_empty_with_the_record_columns(db: Database) -> None:
         assert connection.execute(sa.select(Record.__table__)).all() == []
 
 
-def test_upgrade_is_idempotent_and_current_reports_head(db: Database) -> None:
-    assert migrate.current(db) is None
-    migrate.upgrade(db)
-    migrate.upgrade(db)
-    assert migrate.current(db) == migrate.head()
-    assert set(inspect(db).get_table_names()) == SYSTEM_TABLES | {migrate.VERSION_TABLE}
+def test_upgrade_is_idempotent_and_current_reports_head(raw_db: Database) -> None:
+    assert migrate.current(raw_db) is None
+    migrate.upgrade(raw_db)
+    migrate.upgrade(raw_db)
+    assert migrate.current(raw_db) == migrate.head()
+    assert set(inspect(raw_db).get_table_names()) == SYSTEM_TABLES | {migrate.VERSION_TABLE}
 
 
 def test_upgrade_accepts_an_engine(db_url: str) -> None:

@@ -9,19 +9,16 @@ the seed's, verbatim, and ``ctx`` is a minimal stand-in with the two attributes 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from tests.collections.helpers import insert_user
 from tinybase.collections.service import CollectionService
-from tinybase.data import Database, database
-from tinybase.db.migrate import upgrade
-from tinybase.db.models import Record, User
-from tinybase.utils import utcnow
+from tinybase.data import Database
+from tinybase.db.models import Record
 
 
 class OrderInput(BaseModel):
@@ -67,30 +64,9 @@ def create_order(ctx, payload: OrderInput) -> OrderOutput:
     return OrderOutput(order_id=str(order.id), total=total)
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    instance = database(db_url)
-    upgrade(instance)
-    yield instance
-    instance.engine.dispose()
-
-
-def test_complete_function_example_runs_as_written(db: Database) -> None:
-    user_id = uuid.uuid4()
-    with db.write() as connection:
-        now = utcnow()
-        connection.execute(
-            sa.insert(User.__table__).values(
-                id=user_id,
-                email="buyer@example.com",
-                password_hash="x",
-                is_admin=False,
-                token_version=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    with Session(db.engine) as session:
+def test_complete_function_example_runs_as_written(migrated_db: Database) -> None:
+    user_id = insert_user(migrated_db, email="buyer@example.com")
+    with Session(migrated_db.engine) as session:
         setup = CollectionService(session)
         products = setup.create_collection(
             "products",

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tinybase.data import database
-from tinybase.db.migrate import upgrade
+from tinybase.data import Database, database
 from tinybase.db.models import Setting
 from tinybase.errors import ValidationError
 from tinybase.settings import (
@@ -22,6 +21,8 @@ from tinybase.settings import (
     load_config,
     settings,
 )
+
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 SEED_DEFAULTS = {
     "server_host": "0.0.0.0",
@@ -39,18 +40,6 @@ SEED_DEFAULTS = {
     "extensions_enabled": True,
     "extensions_path": "~/.tinybase/extensions",
 }
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No TINYBASE_* variables and an empty working folder (so no stray tinybase.toml)."""
-    import os
-
-    for name in list(os.environ):
-        if name.upper().startswith("TINYBASE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write_toml(folder: Path, text: str) -> Path:
@@ -219,11 +208,8 @@ def test_bad_log_level_is_an_error() -> None:
 
 
 @pytest.fixture
-def store(db_url: str) -> SettingsStore:
-    db = database(db_url)
-    upgrade(db)
-    yield SettingsStore(db)
-    db.engine.dispose()
+def store(migrated_db: Database) -> SettingsStore:
+    return SettingsStore(migrated_db)
 
 
 def stored_rows(store: SettingsStore) -> dict[str, object]:

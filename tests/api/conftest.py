@@ -29,6 +29,13 @@ def client(app_config: Config) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def other_process(app_config: Config, client: TestClient) -> Iterator[TestClient]:
+    """A second instance on the same database as ``client``: another worker process."""
+    with TestClient(create_app(app_config)) as second:
+        yield second
+
+
+@pytest.fixture
 def make_user(client: TestClient) -> Callable[..., TestUser]:
     """Register (through the API) and log in a new normal user."""
 

@@ -24,11 +24,14 @@ __all__ = [
     "PASSWORD",
     "V1",
     "TestUser",
+    "add_record",
     "bad_tokens",
+    "create_tables",
     "define",
     "login",
     "make_collection",
     "make_tables",
+    "rows_by_id",
     "table_rows",
 ]
 
@@ -81,6 +84,11 @@ def table_rows(client: TestClient, table: str) -> list[dict[str, Any]]:
         return [dict(row) for row in rows]
 
 
+def rows_by_id(client: TestClient, table: str) -> dict[Any, dict[str, Any]]:
+    """Every row of ``table`` (read directly), by its id."""
+    return {row["id"]: row for row in table_rows(client, table)}
+
+
 def make_collection(
     client: TestClient,
     admin: TestUser,
@@ -95,6 +103,23 @@ def make_collection(
         headers=admin.headers,
     )
     assert response.status_code == 201, response.text
+
+
+def add_record(
+    client: TestClient, user: TestUser | None, collection: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Create a record of ``collection`` through ``/api/collections`` as ``user`` (``None``:
+    anonymous); the answer's JSON."""
+    headers = user.headers if user else {}
+    response = client.post(f"{CORE}/{collection}/records", json={"data": data}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def create_tables(client: TestClient, metadata: sa.MetaData) -> None:
+    """Create ``metadata``'s tables straight in the instance's database (no record API yet)."""
+    with client.app.state.tinybase.db.write() as connection:
+        metadata.create_all(connection)
 
 
 def make_tables(client: TestClient) -> None:
@@ -119,8 +144,7 @@ def make_tables(client: TestClient) -> None:
         sa.Column("member", sa.String(36), nullable=False),
         sa.Column("grp", sa.String(50), nullable=False),
     )
-    with client.app.state.tinybase.db.write() as connection:
-        metadata.create_all(connection)
+    create_tables(client, metadata)
 
 
 def define(client: TestClient, admin: TestUser, **config: Any) -> dict[str, Any]:

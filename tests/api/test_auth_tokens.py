@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import jwt
@@ -17,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import FAST_TEST_CONFIG, PASSWORD, TestUser, login
-from tinybase.api.app import create_app
 from tinybase.auth.signing_key import SIGNING_KEY_SECRET, load_signing_key
 from tinybase.db.models import Secret
 from tinybase.settings import Config, load_config
@@ -32,13 +30,6 @@ def app_config(db_url: str) -> Config:
     return load_config(
         db_url=db_url, **{**FAST_TEST_CONFIG, "auth_revocation_poll_seconds": POLL_SECONDS}
     )
-
-
-@pytest.fixture
-def other_process(app_config: Config, client: TestClient) -> Iterator[TestClient]:
-    """A second instance on the same database: another worker process, as far as auth goes."""
-    with TestClient(create_app(app_config)) as second:
-        yield second
 
 
 def bearer(token: str) -> dict[str, str]:

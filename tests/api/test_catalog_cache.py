@@ -5,14 +5,11 @@ the same database (a second app instance here)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import TestUser
-from tinybase.api.app import create_app
-from tinybase.settings import Config
+from tests.api.helpers import TestUser, add_record, make_collection
 
 FIELDS = [{"name": "title", "type": "string"}]
 OWNER = {op: "owner" for op in ("list", "read", "create", "update", "delete")}
@@ -20,30 +17,9 @@ OWNER = {op: "owner" for op in ("list", "read", "create", "update", "delete")}
 WITHIN = 4.0
 
 
-@pytest.fixture
-def other_process(app_config: Config, client: TestClient) -> Iterator[TestClient]:
-    """A second instance on the same database: another worker process."""
-    with TestClient(create_app(app_config)) as second:
-        yield second
-
-
-def _create(client: TestClient, admin: TestUser, name: str = "notes") -> None:
-    body = {"name": name, "schema": {"fields": FIELDS}, "options": {"access": OWNER}}
-    response = client.post("/api/collections", json=body, headers=admin.headers)
-    assert response.status_code == 201, response.text
-
-
 def _patch(client: TestClient, admin: TestUser, body: dict, name: str = "notes") -> None:
     response = client.patch(f"/api/collections/{name}", json=body, headers=admin.headers)
     assert response.status_code == 200, response.text
-
-
-def _add(client: TestClient, user: TestUser, data: dict, name: str = "notes") -> dict:
-    response = client.post(
-        f"/api/collections/{name}/records", json={"data": data}, headers=user.headers
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def _wait_until(condition: Callable[[], bool]) -> float:
@@ -58,8 +34,8 @@ def test_access_change_applies_at_once_in_this_process(
     client: TestClient, admin: TestUser, make_user
 ) -> None:
     owner, other = make_user(), make_user()
-    _create(client, admin)
-    record = _add(client, owner, {"title": "secret"})
+    make_collection(client, admin, "notes", FIELDS, OWNER)
+    record = add_record(client, owner, "notes", {"title": "secret"})
     url = f"/api/collections/notes/records/{record['id']}"
     assert client.get(url, headers=other.headers).status_code == 404  # cached: owner only
 
@@ -75,23 +51,26 @@ def test_schema_change_applies_at_once_in_this_process(
     client: TestClient, admin: TestUser, make_user
 ) -> None:
     user = make_user()
-    _create(client, admin)
-    _add(client, user, {"title": "a"})
+    make_collection(client, admin, "notes", FIELDS, OWNER)
+    add_record(client, user, "notes", {"title": "a"})
     refused = client.post(
         "/api/collections/notes/records", json={"data": {"n": 1}}, headers=user.headers
     )
     assert refused.status_code == 422
 
     _patch(client, admin, {"schema": {"fields": [*FIELDS, {"name": "n", "type": "integer"}]}})
-    assert _add(client, user, {"title": "b", "n": 1})["data"] == {"title": "b", "n": 1}
+    assert add_record(client, user, "notes", {"title": "b", "n": 1})["data"] == {
+        "title": "b",
+        "n": 1,
+    }
 
 
 def test_access_change_reaches_another_process_within_the_poll_interval(
     client: TestClient, other_process: TestClient, admin: TestUser, make_user
 ) -> None:
     owner, other = make_user(), make_user()
-    _create(client, admin)
-    record = _add(client, owner, {"title": "secret"})
+    make_collection(client, admin, "notes", FIELDS, OWNER)
+    record = add_record(client, owner, "notes", {"title": "secret"})
     url = f"/api/collections/notes/records/{record['id']}"
     # The second instance has the owner-only definition cached.
     assert other_process.get(url, headers=owner.headers).status_code == 200
@@ -109,7 +88,7 @@ def test_new_and_deleted_collections_reach_another_process(
     client: TestClient, other_process: TestClient, admin: TestUser, make_user
 ) -> None:
     user = make_user()
-    _create(client, admin)
+    make_collection(client, admin, "notes", FIELDS, OWNER)
     assert other_process.get("/api/collections/notes/records", headers=user.headers).json() == {
         "records": [],
         "total": 0,
@@ -119,7 +98,7 @@ def test_new_and_deleted_collections_reach_another_process(
     }
     later = other_process.get("/api/collections/later/records", headers=user.headers)
     assert later.status_code == 404
-    _create(client, admin, "later")
+    make_collection(client, admin, "later", FIELDS, OWNER)
     _wait_until(
         lambda: (
             other_process.get("/api/collections/later/records", headers=user.headers).status_code
@@ -141,15 +120,16 @@ def test_list_total_follows_writes_of_another_process(
 ) -> None:
     """The core list's ``total`` is exact: a remembered count is dropped on any commit."""
     user = make_user()
-    _create(client, admin)
-    _add(client, user, {"title": "a"})
+    make_collection(client, admin, "notes", FIELDS, OWNER)
+    add_record(client, user, "notes", {"title": "a"})
     listing = "/api/collections/notes/records?limit=1"
     assert client.get(listing, headers=user.headers).json()["total"] == 1
     assert client.get(listing, headers=user.headers).json()["total"] == 1  # remembered
 
-    _add(other_process, user, {"title": "b"})  # committed by another process's connection
+    # Committed by another process's connection ...
+    add_record(other_process, user, "notes", {"title": "b"})
     assert client.get(listing, headers=user.headers).json()["total"] == 2
-    _add(client, user, {"title": "c"})  # and by this process's writer
+    add_record(client, user, "notes", {"title": "c"})  # ... and by this process's writer
     assert client.get(listing, headers=user.headers).json()["total"] == 3
     assert client.get(listing + "&title=c", headers=user.headers).json()["total"] == 1
 
@@ -158,8 +138,8 @@ def test_records_v1_on_a_collection_dropped_by_another_process_is_404(
     client: TestClient, other_process: TestClient, admin: TestUser, make_user
 ) -> None:
     owner = make_user()
-    _create(client, admin)
-    record = _add(client, owner, {"title": "gone soon"})
+    make_collection(client, admin, "notes", FIELDS, OWNER)
+    record = add_record(client, owner, "notes", {"title": "gone soon"})
     url = f"/api/records/v1/notes/{record['id']}"
     assert other_process.get(url, headers=owner.headers).json()["title"] == "gone soon"
 

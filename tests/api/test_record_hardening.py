@@ -12,7 +12,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from tests.api.helpers import CORE, V1, make_collection, table_rows
+from tests.api.helpers import CORE, V1, create_tables, make_collection, table_rows
 
 OWNER_ACCESS = {"list": "owner", "read": "owner", "create": "auth", "update": "owner"}
 
@@ -52,8 +52,7 @@ def test_replace_conflict_on_another_unique_column_is_409_and_keeps_the_row(
         sa.Column("slug", sa.String(50), unique=True, nullable=True),
         sa.Column("title", sa.String(50), nullable=True),
     )
-    with client.app.state.tinybase.db.write() as connection:
-        metadata.create_all(connection)
+    create_tables(client, metadata)
     response = client.post(
         "/api/admin/record-apis",
         json={
@@ -183,7 +182,8 @@ def test_a_create_cannot_name_another_owner(client, admin, make_user, create):
         json={"data": {"title": "x"}, "owner_id": bob.id},
         headers=alice.headers,
     )
-    assert core.status_code in (403, 422), core.text
+    assert core.status_code == 422, core.text
+    assert "owner_id" in str(core.json()["detail"])
     assert table_rows(client, "docs") == []
 
 
@@ -250,7 +250,7 @@ def test_admin_api_over_a_text_uuid_key_accepts_only_uuids(client, admin):
         json={"name": "things", "table_name": "things", "acl_authenticated": ["CREATE", "READ"]},
         headers=admin.headers,
     )
-    assert response.status_code in (200, 201), response.text
+    assert response.status_code == 201, response.text
     bad = client.post(f"{V1}/things", json={"id": "not-a-uuid", "t": "x"}, headers=admin.headers)
     assert bad.status_code == 422, bad.text
     assert "id" in str(bad.json()["detail"])
@@ -270,9 +270,9 @@ def test_reflected_tables_return_utc_timestamps_with_an_offset(client, admin):
         json={"name": "events", "table_name": "events", "acl_authenticated": ["READ"]},
         headers=admin.headers,
     )
-    assert response.status_code in (200, 201), response.text
+    assert response.status_code == 201, response.text
     record = client.get(f"{V1}/events/1", headers=admin.headers).json()
-    assert record["at"] in ("2024-05-01T10:00:00+00:00", "2024-05-01T10:00:00Z")
+    assert record["at"] == "2024-05-01T10:00:00+00:00"
 
 
 # -- 5. ReDoS ------------------------------------------------------------------------------
@@ -293,7 +293,8 @@ def test_a_catastrophic_regex_filter_is_a_quick_400(client, admin, make_user):
         assert response.status_code == 400, response.text
         assert response.json() == {"detail": "regular expression too expensive"}
     else:
-        assert response.status_code in (200, 400), response.text
+        assert response.status_code == 200, response.text
+        assert [r["title"] for r in response.json()["records"]] == ["aaa"]
     assert elapsed < 5
     # Cheap patterns still work, on both families.
     ok = client.get(f"{V1}/docs", params={"title[re]": "^a{3}$"})

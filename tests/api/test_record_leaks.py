@@ -14,6 +14,7 @@ from tests.api.helpers import (
     CORE,
     FAST_TEST_CONFIG,
     V1,
+    create_tables,
     define,
     make_collection,
     table_rows,
@@ -186,8 +187,7 @@ def pins(client, admin):
         sa.Column("label", sa.String(50), nullable=True),
         sa.Column("_pin", sa.String(10), nullable=True, unique=True),
     )
-    with client.app.state.tinybase.db.write() as connection:
-        metadata.create_all(connection)
+    create_tables(client, metadata)
     define(client, admin, name="pins", table_name="pins", acl_authenticated=["CREATE", "READ"])
 
 

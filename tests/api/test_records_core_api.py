@@ -7,10 +7,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import FAST_TEST_CONFIG, TestUser
+from tests.api.helpers import (
+    FAST_TEST_CONFIG,
+    TestUser,
+    add_record,
+    make_collection,
+    rows_by_id,
+)
 from tinybase.api.app import create_app
 from tinybase.settings import load_config
 
@@ -23,33 +28,12 @@ FIELDS = [
 OWNER = {op: "owner" for op in ("list", "read", "create", "update", "delete")}
 
 
-def _collection(
-    client: TestClient, admin: TestUser, access: dict | None = None, name: str = "items"
-) -> None:
-    body = {"name": name, "schema": {"fields": FIELDS}, "options": {"access": access or {}}}
-    response = client.post("/api/collections", json=body, headers=admin.headers)
-    assert response.status_code == 201, response.text
-
-
-def _add(client: TestClient, user: TestUser | None, data: dict, name: str = "items") -> dict:
-    headers = user.headers if user else {}
-    response = client.post(f"/api/collections/{name}/records", json={"data": data}, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _table(client: TestClient, name: str = "items") -> dict[str, dict]:
-    with client.app.state.tinybase.db.read() as connection:
-        rows = connection.execute(sa.text(f"SELECT * FROM {name}")).mappings()
-        return {row["id"]: dict(row) for row in rows}
-
-
 # -- CRUD -----------------------------------------------------------------------------------
 
 
 def test_crud_round_trip(client: TestClient, admin: TestUser) -> None:
-    _collection(client, admin)
-    created = _add(client, admin, {"title": "pen", "price": 1.5, "tags": ["a"]})
+    make_collection(client, admin, "items", FIELDS, {})
+    created = add_record(client, admin, "items", {"title": "pen", "price": 1.5, "tags": ["a"]})
     assert set(created) == {"id", "collection_id", "owner_id", "data", "created_at", "updated_at"}
     assert created["owner_id"] == admin.id
     assert created["data"] == {"title": "pen", "price": 1.5, "status": "open", "tags": ["a"]}
@@ -60,11 +44,11 @@ def test_crud_round_trip(client: TestClient, admin: TestUser) -> None:
     assert patched.status_code == 200
     assert patched.json()["data"] == {"title": "pen", "price": 2.0, "status": "open", "tags": ["a"]}
     assert patched.json()["updated_at"] >= created["updated_at"]
-    assert _table(client)[created["id"]]["price"] == 2.0
+    assert rows_by_id(client, "items")[created["id"]]["price"] == 2.0
 
     assert client.delete(url, headers=admin.headers).status_code == 204
     assert client.get(url, headers=admin.headers).status_code == 404
-    assert _table(client) == {}
+    assert rows_by_id(client, "items") == {}
 
 
 def test_missing_collection_is_404(client: TestClient, admin: TestUser) -> None:
@@ -94,33 +78,36 @@ def test_missing_collection_is_404(client: TestClient, admin: TestUser) -> None:
 def test_validation_errors_name_the_field(
     client: TestClient, admin: TestUser, data: dict, field: str
 ) -> None:
-    _collection(client, admin)
+    make_collection(client, admin, "items", FIELDS, {})
     response = client.post(
         "/api/collections/items/records", json={"data": data}, headers=admin.headers
     )
     assert response.status_code == 422
     assert [e["loc"] for e in response.json()["detail"]] == [["body", "data", field]]
-    assert _table(client) == {}
+    assert rows_by_id(client, "items") == {}
 
 
 def test_patch_validates_against_the_schema(client: TestClient, admin: TestUser) -> None:
-    _collection(client, admin)
-    created = _add(client, admin, {"title": "pen"})
+    make_collection(client, admin, "items", FIELDS, {})
+    created = add_record(client, admin, "items", {"title": "pen"})
     url = f"/api/collections/items/records/{created['id']}"
     response = client.patch(url, json={"data": {"title": None, "bogus": 1}}, headers=admin.headers)
     assert response.status_code == 422
     assert {e["loc"][-1] for e in response.json()["detail"]} == {"title", "bogus"}
-    assert _table(client)[created["id"]]["title"] == "pen"
+    assert rows_by_id(client, "items")[created["id"]]["title"] == "pen"
 
 
 # -- lists ---------------------------------------------------------------------------------
 
 
 def test_list_paging_sorting_and_filters(client: TestClient, admin: TestUser) -> None:
-    _collection(client, admin)
+    make_collection(client, admin, "items", FIELDS, {})
     ids = [
-        _add(
-            client, admin, {"title": f"t{i}", "price": i, "status": "open" if i % 2 else "closed"}
+        add_record(
+            client,
+            admin,
+            "items",
+            {"title": f"t{i}", "price": i, "status": "open" if i % 2 else "closed"},
         )["id"]
         for i in range(5)
     ]
@@ -162,7 +149,7 @@ def test_list_paging_sorting_and_filters(client: TestClient, admin: TestUser) ->
     ],
 )
 def test_bad_list_parameters(client: TestClient, admin: TestUser, query: str, status: int) -> None:
-    _collection(client, admin)
+    make_collection(client, admin, "items", FIELDS, {})
     assert (
         client.get(f"/api/collections/items/records?{query}", headers=admin.headers).status_code
         == status
@@ -175,14 +162,14 @@ def test_bad_list_parameters(client: TestClient, admin: TestUser, query: str, st
 def test_owner_rules_isolate_users(
     client: TestClient, admin: TestUser, make_user: Callable[..., TestUser]
 ) -> None:
-    _collection(client, admin, OWNER)
+    make_collection(client, admin, "items", FIELDS, OWNER)
     alice, bob = make_user(), make_user()
-    a1 = _add(client, alice, {"title": "alice 1", "price": 1})
-    _add(client, alice, {"title": "alice 2"})
-    b1 = _add(client, bob, {"title": "bob 1"})
+    a1 = add_record(client, alice, "items", {"title": "alice 1", "price": 1})
+    add_record(client, alice, "items", {"title": "alice 2"})
+    b1 = add_record(client, bob, "items", {"title": "bob 1"})
     assert a1["owner_id"] == alice.id and b1["owner_id"] == bob.id
     url = f"/api/collections/items/records/{a1['id']}"
-    before = _table(client)
+    before = rows_by_id(client, "items")
 
     listed = client.get("/api/collections/items/records", headers=bob.headers).json()
     assert [r["id"] for r in listed["records"]] == [b1["id"]] and listed["total"] == 1
@@ -194,7 +181,7 @@ def test_owner_rules_isolate_users(
     assert client.get(url, headers=bob.headers).status_code == 404
     assert client.patch(url, json={"data": {"price": 0}}, headers=bob.headers).status_code == 404
     assert client.delete(url, headers=bob.headers).status_code == 404
-    assert _table(client) == before
+    assert rows_by_id(client, "items") == before
 
     assert client.get(url, headers=alice.headers).status_code == 200
     mine = client.get("/api/collections/items/records", headers=alice.headers).json()
@@ -205,24 +192,25 @@ def test_owner_rules_isolate_users(
 def test_anonymous_is_refused_under_owner_and_closed_rules(
     client: TestClient, admin: TestUser, make_user: Callable[..., TestUser]
 ) -> None:
-    _collection(client, admin, OWNER, name="owned")
-    _collection(client, admin, None, name="closed")
+    make_collection(client, admin, "owned", FIELDS, OWNER)
+    make_collection(client, admin, "closed", FIELDS, {})
     user = make_user()
-    record = _add(client, user, {"title": "x"}, name="owned")
-    for name in ("owned", "closed"):
+    record = add_record(client, user, "owned", {"title": "x"})
+    # Signing in would help under "owner" (401); under the closed default only an admin may (403).
+    for name, status in (("owned", 401), ("closed", 403)):
         base = f"/api/collections/{name}/records"
-        assert client.get(base).status_code in (401, 403)
-        assert client.post(base, json={"data": {"title": "y"}}).status_code in (401, 403)
-        assert client.get(f"{base}/{record['id']}").status_code in (401, 403)
-        assert client.delete(f"{base}/{record['id']}").status_code in (401, 403)
-    assert len(_table(client, "owned")) == 1 and _table(client, "closed") == {}
+        assert client.get(base).status_code == status
+        assert client.post(base, json={"data": {"title": "y"}}).status_code == status
+        assert client.get(f"{base}/{record['id']}").status_code == status
+        assert client.delete(f"{base}/{record['id']}").status_code == status
+    assert len(rows_by_id(client, "owned")) == 1 and rows_by_id(client, "closed") == {}
 
 
 def test_closed_default_refuses_signed_in_users(
     client: TestClient, admin: TestUser, make_user: Callable[..., TestUser]
 ) -> None:
-    _collection(client, admin)
-    record = _add(client, admin, {"title": "x"})
+    make_collection(client, admin, "items", FIELDS, {})
+    record = add_record(client, admin, "items", {"title": "x"})
     user = make_user()
     base = "/api/collections/items/records"
     assert client.get(base, headers=user.headers).status_code == 403
@@ -235,15 +223,17 @@ def test_closed_default_refuses_signed_in_users(
         == 403
     )
     assert client.delete(f"{base}/{record['id']}", headers=user.headers).status_code == 403
-    assert [r["title"] for r in _table(client).values()] == ["x"]
+    assert [r["title"] for r in rows_by_id(client, "items").values()] == ["x"]
 
 
 def test_public_read_auth_create(
     client: TestClient, admin: TestUser, make_user: Callable[..., TestUser]
 ) -> None:
-    _collection(client, admin, {"list": "public", "read": "public", "create": "auth"})
+    make_collection(
+        client, admin, "items", FIELDS, {"list": "public", "read": "public", "create": "auth"}
+    )
     user = make_user()
-    created = _add(client, user, {"title": "hello"})
+    created = add_record(client, user, "items", {"title": "hello"})
     assert client.get("/api/collections/items/records").json()["total"] == 1
     assert client.get(f"/api/collections/items/records/{created['id']}").status_code == 200
     assert (
@@ -263,9 +253,15 @@ def test_public_read_auth_create(
 def test_sql_rule_filters_the_list(
     client: TestClient, admin: TestUser, make_user: Callable[..., TestUser]
 ) -> None:
-    _collection(client, admin, {"list": "_ROW_.status = 'open'", "read": "_ROW_.status = 'open'"})
-    _add(client, admin, {"title": "a", "status": "open"})
-    hidden = _add(client, admin, {"title": "b", "status": "closed"})
+    make_collection(
+        client,
+        admin,
+        "items",
+        FIELDS,
+        {"list": "_ROW_.status = 'open'", "read": "_ROW_.status = 'open'"},
+    )
+    add_record(client, admin, "items", {"title": "a", "status": "open"})
+    hidden = add_record(client, admin, "items", {"title": "b", "status": "closed"})
     user = make_user()
     listed = client.get("/api/collections/items/records", headers=user.headers).json()
     assert [r["data"]["title"] for r in listed["records"]] == ["a"]
@@ -282,7 +278,7 @@ def test_bad_tokens_are_401(
     from tinybase.auth.signing_key import load_signing_key
     from tinybase.utils import utcnow
 
-    _collection(client, admin, {"list": "public"})
+    make_collection(client, admin, "items", FIELDS, {"list": "public"})
     user = make_user()
     claims = jwt.decode(user.access_token, options={"verify_signature": False})
     key = load_signing_key(client.app.state.tinybase.db)
@@ -304,7 +300,7 @@ def test_bad_tokens_are_401(
         ).status_code
         == 401
     )
-    assert _table(client) == {}
+    assert rows_by_id(client, "items") == {}
 
 
 # -- concurrency ---------------------------------------------------------------------------
@@ -340,21 +336,23 @@ def test_fifty_concurrent_writers_on_sqlite(sqlite_client: TestClient) -> None:
     with ThreadPoolExecutor(max_workers=50) as pool:
         statuses = list(pool.map(write, range(50)))
     assert statuses == [201] * 50
-    assert sorted(row["price"] for row in _table(client).values()) == [float(i) for i in range(50)]
+    assert sorted(row["price"] for row in rows_by_id(client, "items").values()) == [
+        float(i) for i in range(50)
+    ]
     assert client.get("/api/collections/items/records", headers=headers).json()["total"] == 50
 
 
 def test_collections_have_a_default_trailbase_api(
     client: TestClient, admin: TestUser, make_user: Callable[..., TestUser]
 ) -> None:
-    _collection(client, admin, OWNER)
+    make_collection(client, admin, "items", FIELDS, OWNER)
     alice, bob = make_user(), make_user()
     created = client.post(
         "/api/records/v1/items", json={"title": "via trailbase"}, headers=alice.headers
     )
     assert created.status_code == 200, created.text
     (record_id,) = created.json()["ids"]
-    assert _table(client)[record_id]["owner_id"] == alice.id
+    assert rows_by_id(client, "items")[record_id]["owner_id"] == alice.id
     planted = client.post(
         "/api/records/v1/items",
         json={"title": "planted", "owner_id": alice.id},

@@ -4,10 +4,8 @@ refresh-token sessions and the revocation cache."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
@@ -16,18 +14,9 @@ from tinybase.auth.revocation import RevocationCache, UserTokenState
 from tinybase.auth.sessions import SessionService
 from tinybase.auth.signing_key import SIGNING_KEY_SECRET, load_signing_key
 from tinybase.auth.users import UserService
-from tinybase.data import Database, database
-from tinybase.db.migrate import upgrade
+from tinybase.data import Database
 from tinybase.db.models import Secret, UserSession
 from tinybase.errors import AuthenticationError
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    instance = database(db_url)
-    upgrade(instance)
-    yield instance
-    instance.engine.dispose()
 
 
 def make_cache(db: Database) -> RevocationCache:
@@ -38,11 +27,11 @@ def make_users(db: Database, cache: RevocationCache) -> UserService:
     return UserService(db, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1), cache)
 
 
-def test_concurrent_first_starts_agree_on_one_signing_key(db: Database) -> None:
+def test_concurrent_first_starts_agree_on_one_signing_key(migrated_db: Database) -> None:
     keys: list[bytes] = []
 
     def start() -> None:
-        key = load_signing_key(db)
+        key = load_signing_key(migrated_db)
         keys.append(
             key.public_key().public_bytes(
                 serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -55,7 +44,7 @@ def test_concurrent_first_starts_agree_on_one_signing_key(db: Database) -> None:
     for thread in threads:
         thread.join()
     assert len(keys) == 6 and len(set(keys)) == 1
-    with db.read() as conn:
+    with migrated_db.read() as conn:
         count = conn.execute(
             sa.select(sa.func.count())
             .select_from(Secret.__table__)
@@ -64,10 +53,10 @@ def test_concurrent_first_starts_agree_on_one_signing_key(db: Database) -> None:
     assert count == 1
 
 
-def test_concurrent_refreshes_with_one_token_rotate_once(db: Database) -> None:
-    cache = make_cache(db)
-    user = make_users(db, cache).create_user(email="a@example.com", password="password1")
-    sessions = SessionService(db, cache, ttl=timedelta(hours=1))
+def test_concurrent_refreshes_with_one_token_rotate_once(migrated_db: Database) -> None:
+    cache = make_cache(migrated_db)
+    user = make_users(migrated_db, cache).create_user(email="a@example.com", password="password1")
+    sessions = SessionService(migrated_db, cache, ttl=timedelta(hours=1))
     first = sessions.start(user.id)
     outcomes: list[str] = []
 
@@ -84,15 +73,15 @@ def test_concurrent_refreshes_with_one_token_rotate_once(db: Database) -> None:
     for thread in threads:
         thread.join()
     assert outcomes.count("rotated") <= 1 and len(outcomes) == 4
-    with db.read() as conn:
+    with migrated_db.read() as conn:
         rows = conn.execute(sa.select(UserSession.__table__)).all()
     # At most one successor was ever created; a loser of the race counts as reuse.
     assert len(rows) <= 2
 
 
-def test_poll_brings_changes_made_by_another_process(db: Database) -> None:
-    here, elsewhere = make_cache(db), make_cache(db)
-    users_elsewhere = make_users(db, elsewhere)
+def test_poll_brings_changes_made_by_another_process(migrated_db: Database) -> None:
+    here, elsewhere = make_cache(migrated_db), make_cache(migrated_db)
+    users_elsewhere = make_users(migrated_db, elsewhere)
     user = users_elsewhere.create_user(email="b@example.com", password="password1", is_admin=True)
     other_admin = users_elsewhere.create_user(
         email="c@example.com", password="password1", is_admin=True
@@ -105,20 +94,22 @@ def test_poll_brings_changes_made_by_another_process(db: Database) -> None:
     assert other_admin.is_admin
 
 
-def test_poll_learns_sessions_revoked_elsewhere(db: Database) -> None:
-    here, elsewhere = make_cache(db), make_cache(db)
-    user = make_users(db, elsewhere).create_user(email="d@example.com", password="password1")
-    session = SessionService(db, elsewhere, ttl=timedelta(hours=1)).start(user.id)
-    SessionService(db, elsewhere, ttl=timedelta(hours=1)).end(session.token)
+def test_poll_learns_sessions_revoked_elsewhere(migrated_db: Database) -> None:
+    here, elsewhere = make_cache(migrated_db), make_cache(migrated_db)
+    user = make_users(migrated_db, elsewhere).create_user(
+        email="d@example.com", password="password1"
+    )
+    session = SessionService(migrated_db, elsewhere, ttl=timedelta(hours=1)).start(user.id)
+    SessionService(migrated_db, elsewhere, ttl=timedelta(hours=1)).end(session.token)
     assert not here.is_session_revoked(session.session_id)
     here.poll()
     assert here.is_session_revoked(session.session_id)
-    fresh = make_cache(db)
+    fresh = make_cache(migrated_db)
     fresh.load_recent_revocations()  # a process started later knows it too
     assert fresh.is_session_revoked(session.session_id)
 
 
-def test_unknown_user_is_remembered_as_missing(db: Database) -> None:
-    cache = make_cache(db)
+def test_unknown_user_is_remembered_as_missing(migrated_db: Database) -> None:
+    cache = make_cache(migrated_db)
     assert cache.user_state("0190aaaa-0000-7000-8000-000000000000") is None
     assert cache.user_state("not-a-uuid") is None

@@ -87,7 +87,9 @@ def test_existing_name_is_409(catalog: CollectionCatalog) -> None:
         catalog.create("posts", "Posts", {"fields": []})
 
 
-def test_unique_index_and_composite_index_exist(catalog: CollectionCatalog, db: Database) -> None:
+def test_unique_index_and_composite_index_exist(
+    catalog: CollectionCatalog, migrated_db: Database
+) -> None:
     catalog.create(
         "posts",
         "Posts",
@@ -98,7 +100,7 @@ def test_unique_index_and_composite_index_exist(catalog: CollectionCatalog, db: 
             ]
         },
     )
-    with db.read() as connection:
+    with migrated_db.read() as connection:
         inspector = sa.inspect(connection)
         indexes = {tuple(i["column_names"]): i for i in inspector.get_indexes("posts")}
         uniques = [tuple(u["column_names"]) for u in inspector.get_unique_constraints("posts")]
@@ -120,7 +122,7 @@ def test_unique_is_enforced(catalog: CollectionCatalog, records: CollectionRecor
 
 
 def test_relation_is_a_foreign_key(
-    catalog: CollectionCatalog, records: CollectionRecords, db: Database
+    catalog: CollectionCatalog, records: CollectionRecords, migrated_db: Database
 ) -> None:
     catalog.create("authors", "Authors", {"fields": [{"name": "name", "type": "string"}]})
     catalog.create(
@@ -136,7 +138,7 @@ def test_relation_is_a_foreign_key(
         records.create(SYSTEM, "books", {"author": missing})
     assert caught.value.detail[0]["loc"] == ["body", "data", "author"]
     # The database itself refuses it too (raw SQL bypasses validation, not the foreign key).
-    with pytest.raises(sa.exc.IntegrityError), db.write() as connection:
+    with pytest.raises(sa.exc.IntegrityError), migrated_db.write() as connection:
         connection.execute(
             sa.text(
                 "INSERT INTO books (id, author, created_at, updated_at) VALUES ('x', :a, :t, :t)"
@@ -171,7 +173,7 @@ def test_type_change_converts(catalog: CollectionCatalog, records: CollectionRec
 
 
 def test_failed_type_change_is_422_and_keeps_data(
-    catalog: CollectionCatalog, records: CollectionRecords, db: Database
+    catalog: CollectionCatalog, records: CollectionRecords, migrated_db: Database
 ) -> None:
     posts = catalog.create("posts", "Posts", {"fields": [{"name": "n", "type": "string"}]})
     created = records.create(SYSTEM, "posts", {"n": "not a number"})
@@ -180,11 +182,11 @@ def test_failed_type_change_is_422_and_keeps_data(
     assert caught.value.detail[0]["loc"] == ["body", "schema", "fields", 0, "n"]
     assert records.read(SYSTEM, "posts", created["id"])["data"] == {"n": "not a number"}
     assert catalog.require("posts").schema_ == {"fields": [{"name": "n", "type": "string"}]}
-    assert _rows(db, "SELECT count(*) AS n FROM _record")[0]["n"] == 1
+    assert _rows(migrated_db, "SELECT count(*) AS n FROM _record")[0]["n"] == 1
 
 
 def test_removing_a_field_needs_drop_fields(
-    catalog: CollectionCatalog, records: CollectionRecords, db: Database
+    catalog: CollectionCatalog, records: CollectionRecords, migrated_db: Database
 ) -> None:
     fields = [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}]
     posts = catalog.create("posts", "Posts", {"fields": fields})
@@ -192,10 +194,10 @@ def test_removing_a_field_needs_drop_fields(
     with pytest.raises(ConflictError) as caught:
         catalog.update(posts, schema={"fields": fields[:1]})
     assert "'b'" in caught.value.detail
-    assert _rows(db, "SELECT b FROM posts") == [{"b": "y"}]
+    assert _rows(migrated_db, "SELECT b FROM posts") == [{"b": "y"}]
     catalog.update(posts, schema={"fields": fields[:1], "drop_fields": ["b"]})
     assert records.read(SYSTEM, "posts", created["id"])["data"] == {"a": "x"}
-    with db.read() as connection:
+    with migrated_db.read() as connection:
         assert "b" not in {c["name"] for c in sa.inspect(connection).get_columns("posts")}
 
 
@@ -217,12 +219,12 @@ def test_required_field_without_default_on_filled_table_is_422(
     assert caught.value.detail[0]["loc"][-1] == "b"
 
 
-def test_index_follows_the_schema(catalog: CollectionCatalog, db: Database) -> None:
+def test_index_follows_the_schema(catalog: CollectionCatalog, migrated_db: Database) -> None:
     posts = catalog.create(
         "posts", "Posts", {"fields": [{"name": "a", "type": "string", "index": True}]}
     )
     catalog.update(posts, schema={"fields": [{"name": "a", "type": "string", "unique": True}]})
-    with db.read() as connection:
+    with migrated_db.read() as connection:
         inspector = sa.inspect(connection)
         plain = [i["column_names"] for i in inspector.get_indexes("posts") if not i.get("unique")]
         uniques = [u["column_names"] for u in inspector.get_unique_constraints("posts")]
@@ -231,13 +233,13 @@ def test_index_follows_the_schema(catalog: CollectionCatalog, db: Database) -> N
 
 
 def test_delete_drops_the_table_and_view_rows(
-    catalog: CollectionCatalog, records: CollectionRecords, db: Database
+    catalog: CollectionCatalog, records: CollectionRecords, migrated_db: Database
 ) -> None:
     posts = catalog.create("posts", "Posts", {"fields": [{"name": "a", "type": "string"}]})
     records.create(SYSTEM, "posts", {"a": "x"})
     catalog.delete(posts)
-    assert "posts" not in db.table_names()
-    assert _rows(db, "SELECT * FROM _record") == []
+    assert "posts" not in migrated_db.table_names()
+    assert _rows(migrated_db, "SELECT * FROM _record") == []
     assert catalog.get("posts") is None
 
 
@@ -252,7 +254,7 @@ def test_bad_sql_rule_is_refused_with_the_database_message(catalog: CollectionCa
 def test_presets_refuse_handing_rows_to_another_owner(
     catalog: CollectionCatalog,
     records: CollectionRecords,
-    db: Database,
+    migrated_db: Database,
     add_user: Callable[[], str],
     preset: str,
 ) -> None:
@@ -269,4 +271,6 @@ def test_presets_refuse_handing_rows_to_another_owner(
     assert engine.read(attacker, own)["owner_id"] == attacker.user_id
     with pytest.raises(PermissionDeniedError):
         engine.update(attacker, own, {"owner_id": victim})
-    assert [r["owner_id"] for r in _rows(db, "SELECT owner_id FROM posts")] == [attacker.user_id]
+    assert [r["owner_id"] for r in _rows(migrated_db, "SELECT owner_id FROM posts")] == [
+        attacker.user_id
+    ]

@@ -1,4 +1,4 @@
-"""Fixtures of the tinybase.data tests: a database on each backend."""
+"""Fixtures of the tinybase.data tests: ``any_raw_db``, an empty database on every URL form."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from tinybase.data import Database, database
 
 
 @pytest.fixture(params=["memory", "file", "postgres"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A fresh database: SQLite in memory, SQLite on a file, PostgreSQL."""
+def any_raw_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """Like ``raw_db``, opened from each URL form: SQLite ``:memory:``, a bare file path in a
+    folder that does not exist yet, and PostgreSQL."""
     if request.param == "memory":
         url = ":memory:"
     elif request.param == "file":
@@ -20,13 +21,5 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
     else:
         url = request.getfixturevalue("postgres_url")
     db = database(url)
-    yield db
-    db.engine.dispose()
-
-
-@pytest.fixture
-def both_db(db_url: str) -> Iterator[Database]:
-    """A fresh database on a SQLite file and on PostgreSQL."""
-    db = database(db_url)
     yield db
     db.engine.dispose()

@@ -51,38 +51,38 @@ def test_memory_database_is_shared_across_threads() -> None:
     assert db.q("SELECT x FROM t") == [{"x": 1}]
 
 
-def test_write_commits_and_rolls_back(both_db: Database) -> None:
-    both_db.q("CREATE TABLE t (x INTEGER)")
-    with both_db.write() as connection:
+def test_write_commits_and_rolls_back(raw_db: Database) -> None:
+    raw_db.q("CREATE TABLE t (x INTEGER)")
+    with raw_db.write() as connection:
         connection.exec_driver_sql("INSERT INTO t VALUES (1)")
-    with pytest.raises(RuntimeError), both_db.write() as connection:
+    with pytest.raises(RuntimeError), raw_db.write() as connection:
         connection.exec_driver_sql("INSERT INTO t VALUES (2)")
         raise RuntimeError("boom")
-    assert both_db.q("SELECT x FROM t") == [{"x": 1}]
+    assert raw_db.q("SELECT x FROM t") == [{"x": 1}]
 
 
-def test_transaction_is_write_and_read_inside_sees_uncommitted(both_db: Database) -> None:
-    both_db.q("CREATE TABLE t (x INTEGER)")
-    with both_db.transaction() as outer:
+def test_transaction_is_write_and_read_inside_sees_uncommitted(raw_db: Database) -> None:
+    raw_db.q("CREATE TABLE t (x INTEGER)")
+    with raw_db.transaction() as outer:
         outer.exec_driver_sql("INSERT INTO t VALUES (1)")
-        with both_db.read() as reader:
+        with raw_db.read() as reader:
             assert reader is outer
             assert reader.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
-        assert both_db.in_transaction
-    assert not both_db.in_transaction
+        assert raw_db.in_transaction
+    assert not raw_db.in_transaction
 
 
-def test_nested_write_joins_and_an_inner_failure_keeps_the_outer(both_db: Database) -> None:
-    both_db.q("CREATE TABLE t (x INTEGER UNIQUE)")
-    with both_db.write() as outer:
+def test_nested_write_joins_and_an_inner_failure_keeps_the_outer(raw_db: Database) -> None:
+    raw_db.q("CREATE TABLE t (x INTEGER UNIQUE)")
+    with raw_db.write() as outer:
         outer.exec_driver_sql("INSERT INTO t VALUES (1)")
-        with both_db.write() as inner:
+        with raw_db.write() as inner:
             assert inner is outer
             inner.exec_driver_sql("INSERT INTO t VALUES (2)")
-        with pytest.raises(sa.exc.IntegrityError), both_db.write() as inner:
+        with pytest.raises(sa.exc.IntegrityError), raw_db.write() as inner:
             inner.exec_driver_sql("INSERT INTO t VALUES (1)")
         outer.exec_driver_sql("INSERT INTO t VALUES (3)")
-    assert [row["x"] for row in both_db.q("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
+    assert [row["x"] for row in raw_db.q("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
 
 
 def test_sqlite_write_begins_immediate(sqlite_url: str) -> None:
@@ -169,39 +169,39 @@ def test_twenty_threads_write_through_tables_while_others_read(sqlite_url: str) 
         assert counts and counts == sorted(counts)
 
 
-def test_q_binds_question_marks_and_named_params(both_db: Database) -> None:
-    both_db.q("CREATE TABLE t (x INTEGER, s TEXT)")
-    both_db.q("INSERT INTO t VALUES (?, ?)", [1, "a:b '?'"])
-    assert both_db.q("SELECT s FROM t WHERE x = ? AND s <> '?'", [1]) == [{"s": "a:b '?'"}]
-    assert both_db.q("SELECT x FROM t WHERE s = :s", {"s": "a:b '?'"}) == [{"x": 1}]
+def test_q_binds_question_marks_and_named_params(raw_db: Database) -> None:
+    raw_db.q("CREATE TABLE t (x INTEGER, s TEXT)")
+    raw_db.q("INSERT INTO t VALUES (?, ?)", [1, "a:b '?'"])
+    assert raw_db.q("SELECT s FROM t WHERE x = ? AND s <> '?'", [1]) == [{"s": "a:b '?'"}]
+    assert raw_db.q("SELECT x FROM t WHERE s = :s", {"s": "a:b '?'"}) == [{"x": 1}]
     with pytest.raises(InvalidDataError):
-        both_db.q("SELECT x FROM t WHERE x = ?", [1, 2])
+        raw_db.q("SELECT x FROM t WHERE x = ?", [1, 2])
 
 
-def test_driver_errors_roll_back_and_the_database_stays_usable(both_db: Database) -> None:
-    both_db.q("CREATE TABLE t (x INTEGER PRIMARY KEY)")
-    both_db.q("INSERT INTO t VALUES (1)")
+def test_driver_errors_roll_back_and_the_database_stays_usable(raw_db: Database) -> None:
+    raw_db.q("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+    raw_db.q("INSERT INTO t VALUES (1)")
     for _ in range(3):
         with pytest.raises(sa.exc.IntegrityError):
-            both_db.q("INSERT INTO t VALUES (1)")
+            raw_db.q("INSERT INTO t VALUES (1)")
     with pytest.raises(sa.exc.DBAPIError):
-        both_db.q("SELECT * FROM no_such_table")
-    both_db.q("INSERT INTO t VALUES (2)")
-    assert both_db.q("SELECT x FROM t ORDER BY x") == [{"x": 1}, {"x": 2}]
+        raw_db.q("SELECT * FROM no_such_table")
+    raw_db.q("INSERT INTO t VALUES (2)")
+    assert raw_db.q("SELECT x FROM t ORDER BY x") == [{"x": 1}, {"x": 2}]
 
 
-def test_tables_accessor(both_db: Database) -> None:
+def test_tables_accessor(raw_db: Database) -> None:
     class Thing:
         id: int
         label: str
 
-    both_db.create(Thing)
-    assert "thing" in both_db.t
-    assert "nothing" not in both_db.t
-    assert repr(both_db.t["thing"]) == "<Table thing (id, label)>"
+    raw_db.create(Thing)
+    assert "thing" in raw_db.t
+    assert "nothing" not in raw_db.t
+    assert repr(raw_db.t["thing"]) == "<Table thing (id, label)>"
     with pytest.raises(AttributeError):
-        _ = both_db.t.nothing
-    assert [t.name for t in both_db.t] == ["thing"]
+        _ = raw_db.t.nothing
+    assert [t.name for t in raw_db.t] == ["thing"]
 
 
 def test_database_wraps_an_existing_engine(tmp_path: Path) -> None:

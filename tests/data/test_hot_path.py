@@ -18,27 +18,27 @@ class Note:
     owner: str | None
 
 
-def test_failed_insert_rolls_back_and_leaves_the_database_usable(any_db: Database) -> None:
-    notes = any_db.create(Note)
+def test_failed_insert_rolls_back_and_leaves_the_database_usable(any_raw_db: Database) -> None:
+    notes = any_raw_db.create(Note)
     notes.insert(id=1, title="first", done=False)
     with pytest.raises(sa.exc.IntegrityError):
         notes.insert(id=1, title="duplicate", done=True)
-    assert not any_db.in_transaction
+    assert not any_raw_db.in_transaction
     assert notes.insert(title="second", done=True).id == 2
     assert [(n.id, n.title, n.done) for n in notes()] == [(1, "first", False), (2, "second", True)]
 
 
-def test_insert_inside_transaction_rolls_back_with_it(any_db: Database) -> None:
-    notes = any_db.create(Note)
-    with pytest.raises(RuntimeError), any_db.transaction():
+def test_insert_inside_transaction_rolls_back_with_it(any_raw_db: Database) -> None:
+    notes = any_raw_db.create(Note)
+    with pytest.raises(RuntimeError), any_raw_db.transaction():
         notes.insert(title="gone", done=False)
         raise RuntimeError
     assert notes() == []
     assert notes.count == 0
 
 
-def test_xtra_after_cached_calls_still_filters(any_db: Database) -> None:
-    notes = any_db.create(Note)
+def test_xtra_after_cached_calls_still_filters(any_raw_db: Database) -> None:
+    notes = any_raw_db.create(Note)
     notes.insert(title="a", done=False, owner="alma")
     notes.insert(title="b", done=False, owner="bob")
     assert len(notes("done = ?", [False], limit=5)) == 2
@@ -49,8 +49,8 @@ def test_xtra_after_cached_calls_still_filters(any_db: Database) -> None:
         notes[2]
 
 
-def test_row_class_with_other_field_order_gets_every_column(any_db: Database) -> None:
-    any_db.create(Note).insert(title="a", done=True, owner=None)
+def test_row_class_with_other_field_order_gets_every_column(any_raw_db: Database) -> None:
+    any_raw_db.create(Note).insert(title="a", done=True, owner=None)
 
     @dataclass
     class Reordered:
@@ -59,15 +59,15 @@ def test_row_class_with_other_field_order_gets_every_column(any_db: Database) ->
         title: str = UNSET
         id: int = UNSET
 
-    notes = any_db.t.note
+    notes = any_raw_db.t.note
     notes.cls = Reordered
     assert notes[1] == Reordered(done=True, owner=None, title="a", id=1)
     assert notes(select="title, done") == [Reordered(done=True, title="a")]
     assert notes(with_pk=True) == [(1, Reordered(done=True, owner=None, title="a", id=1))]
 
 
-def test_concurrent_inserts_from_threads_all_land(both_db: Database) -> None:
-    notes = both_db.create(Note)
+def test_concurrent_inserts_from_threads_all_land(raw_db: Database) -> None:
+    notes = raw_db.create(Note)
 
     def work(worker: int) -> None:
         for i in range(25):

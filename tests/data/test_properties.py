@@ -93,7 +93,7 @@ PROPERTY_SETTINGS = settings(
 
 @PROPERTY_SETTINGS
 @given(data=st.data())
-def test_operations_match_a_dict_model(both_db: Database, data: st.DataObject) -> None:
-    if "entry" not in both_db.t:
-        both_db.create(Entry)
-    check_sequences(both_db, data)
+def test_operations_match_a_dict_model(raw_db: Database, data: st.DataObject) -> None:
+    if "entry" not in raw_db.t:
+        raw_db.create(Entry)
+    check_sequences(raw_db, data)

@@ -39,8 +39,8 @@ def spec_class(class_name: str, /, **fields: type) -> type:
     return type(class_name, (), {"__annotations__": fields, "__qualname__": class_name})
 
 
-def test_spec_examples(any_db: Database) -> None:
-    db = any_db
+def test_spec_examples(any_raw_db: Database) -> None:
+    db = any_raw_db
 
     # Creating tables
     User = spec_class("User", name=str, email=str, year_started=int)

@@ -53,8 +53,8 @@ def item_values() -> dict:
     )
 
 
-def test_types_round_trip(both_db: Database) -> None:
-    items = both_db.create(Item)
+def test_types_round_trip(raw_db: Database) -> None:
+    items = raw_db.create(Item)
     stored = items.insert(**item_values())
     expected = Item(id=1, **item_values())
     expected.seen_at = dt.datetime(2024, 5, 1, 10, 30, tzinfo=dt.UTC)  # stored as UTC
@@ -68,22 +68,22 @@ def test_types_round_trip(both_db: Database) -> None:
     assert items[1].active is False
 
 
-def test_a_row_class_without_the_default_id_is_rejected(both_db: Database) -> None:
+def test_a_row_class_without_the_default_id_is_rejected(raw_db: Database) -> None:
     class NoId:
         name: str
 
     with pytest.raises(InvalidDataError, match="id"):
-        both_db.create(NoId)
-    assert "no_id" not in both_db.t
+        raw_db.create(NoId)
+    assert "no_id" not in raw_db.t
 
 
-def test_create_again_is_a_no_op_and_transform_never_drops_columns(both_db: Database) -> None:
+def test_create_again_is_a_no_op_and_transform_never_drops_columns(raw_db: Database) -> None:
     class Pet:
         id: int
         name: str
         age: int
 
-    pets = both_db.create(Pet)
+    pets = raw_db.create(Pet)
     pets.insert(name="Rex", age=3)
 
     class Pet:  # type: ignore[no-redef]
@@ -91,35 +91,35 @@ def test_create_again_is_a_no_op_and_transform_never_drops_columns(both_db: Data
         name: str
         owner: str
 
-    assert both_db.create(Pet).columns == ["id", "name", "age"]
-    pets = both_db.create(Pet, transform=True)
+    assert raw_db.create(Pet).columns == ["id", "name", "age"]
+    pets = raw_db.create(Pet, transform=True)
     assert pets.columns == ["id", "name", "age", "owner"]
     row = pets[1]
     assert (row.name, row.age, row.owner) == ("Rex", 3, None)  # age kept, as an attribute
 
 
-def test_transform_converts_a_changed_type(both_db: Database) -> None:
+def test_transform_converts_a_changed_type(raw_db: Database) -> None:
     class Score:
         id: int
         points: str
 
-    scores = both_db.create(Score)
+    scores = raw_db.create(Score)
     scores.insert(points="12")
 
     class Score:  # type: ignore[no-redef]
         id: int
         points: int
 
-    assert both_db.create(Score, transform=True)[1].points == 12
+    assert raw_db.create(Score, transform=True)[1].points == 12
 
 
-def test_insert_all_upsert_count_get_selectone(both_db: Database) -> None:
+def test_insert_all_upsert_count_get_selectone(raw_db: Database) -> None:
     class Book:
         id: int
         title: str
         year: int
 
-    books = both_db.create(Book)
+    books = raw_db.create(Book)
     assert books.insert_all([{"title": "A", "year": 1}, Book(title="B", year=2)]) is books
     assert books.count == 2
     assert books.upsert(id=1, year=10) == Book(id=1, title="A", year=10)
@@ -140,13 +140,13 @@ def test_insert_all_upsert_count_get_selectone(both_db: Database) -> None:
     assert books(books.c.title + " = ?", ["A"])[0].id == 1
 
 
-def test_select_with_pk_and_order(both_db: Database) -> None:
+def test_select_with_pk_and_order(raw_db: Database) -> None:
     class Book:
         id: int
         title: str
         year: int
 
-    books = both_db.create(Book)
+    books = raw_db.create(Book)
     books.insert_all([{"title": t, "year": y} for t, y in [("B", 2), ("A", 1), ("C", 2)]])
     assert [b.title for b in books(order_by="year desc, title")] == ["B", "C", "A"]
     assert [b.title for b in books(order_by=["-year", "-title"])] == ["C", "B", "A"]
@@ -162,14 +162,14 @@ def test_select_with_pk_and_order(both_db: Database) -> None:
         books(select="nope")
 
 
-def test_xtra_applies_to_every_method(both_db: Database) -> None:
+def test_xtra_applies_to_every_method(raw_db: Database) -> None:
     @dataclass
     class Doc:
         id: int
         owner: str | None
         body: str
 
-    docs = both_db.create(Doc)
+    docs = raw_db.create(Doc)
     docs.insert_all(
         [
             {"owner": "ann", "body": "a1"},
@@ -177,7 +177,7 @@ def test_xtra_applies_to_every_method(both_db: Database) -> None:
             {"owner": None, "body": "n1"},
         ]
     )
-    mine = both_db.t.doc
+    mine = raw_db.t.doc
     mine.xtra(owner="ann")
     assert mine.count == 1
     assert mine.count_where("body LIKE ?", ["%1"]) == 1
@@ -191,41 +191,41 @@ def test_xtra_applies_to_every_method(both_db: Database) -> None:
         mine.xtra(owner="bob")
     with pytest.raises(DataError):
         mine.drop()
-    orphans = both_db.t.doc
+    orphans = raw_db.t.doc
     orphans.xtra(owner=None)  # None means IS NULL
     assert [d.body for d in orphans()] == ["n1"]
     assert orphans.delete_where() == 1
     assert docs.count == 4
 
 
-def test_injection_through_where_args_and_xtra_is_inert(both_db: Database) -> None:
+def test_injection_through_where_args_and_xtra_is_inert(raw_db: Database) -> None:
     class Acct:
         id: int
         name: str
 
-    accounts = both_db.create(Acct)
+    accounts = raw_db.create(Acct)
     accounts.insert(name="alma")
     evil = "x' OR '1'='1"
     assert accounts("name = ?", [evil]) == []
     assert accounts("name = ?", ["'; DROP TABLE acct; --"]) == []
-    scoped = both_db.t.acct
+    scoped = raw_db.t.acct
     scoped.xtra(name=evil)
     assert scoped() == []
     assert scoped.count == 0
     with pytest.raises(NotFoundError):
         scoped.delete(1)
     with pytest.raises(InvalidDataError):
-        both_db.t.acct.xtra(**{"name = name OR 1": 1})
+        raw_db.t.acct.xtra(**{"name = name OR 1": 1})
     assert [a.name for a in accounts()] == ["alma"]
 
 
-def test_bad_input_raises_clearly_and_changes_nothing(both_db: Database) -> None:
+def test_bad_input_raises_clearly_and_changes_nothing(raw_db: Database) -> None:
     class Acct:
         id: int
         name: str
         age: int
 
-    accounts = both_db.create(Acct)
+    accounts = raw_db.create(Acct)
     accounts.insert(name="alma", age=30)
     with pytest.raises(InvalidDataError, match="no column 'nope'"):
         accounts.insert(name="x", nope=1)
@@ -246,19 +246,19 @@ def test_bad_input_raises_clearly_and_changes_nothing(both_db: Database) -> None
     assert [(a.id, a.name, a.age) for a in accounts()] == [(1, "alma", 30)]
 
 
-def test_transaction_groups_table_calls(both_db: Database) -> None:
+def test_transaction_groups_table_calls(raw_db: Database) -> None:
     class Acct:
         id: int
         name: str
 
-    accounts = both_db.create(Acct)
-    with pytest.raises(RuntimeError), both_db.transaction():
+    accounts = raw_db.create(Acct)
+    with pytest.raises(RuntimeError), raw_db.transaction():
         accounts.insert(name="a")
         accounts.insert(name="b")
         assert accounts.count == 2
         raise RuntimeError
     assert accounts.count == 0
-    with both_db.transaction():
+    with raw_db.transaction():
         first = accounts.insert(name="a")
         with pytest.raises(sa.exc.IntegrityError):
             accounts.insert(id=first.id, name="dup")  # a failed call keeps the transaction usable
@@ -266,21 +266,21 @@ def test_transaction_groups_table_calls(both_db: Database) -> None:
     assert [a.name for a in accounts()] == ["a", "b"]
 
 
-def test_drop(both_db: Database) -> None:
+def test_drop(raw_db: Database) -> None:
     class Tmp:
         id: int
 
-    both_db.create(Tmp).drop()
-    assert "tmp" not in both_db.t
+    raw_db.create(Tmp).drop()
+    assert "tmp" not in raw_db.t
 
 
-def test_defaults_and_factories_survive_flexiclass(both_db: Database) -> None:
+def test_defaults_and_factories_survive_flexiclass(raw_db: Database) -> None:
     @dataclass
     class Conf:
         id: int
         level: int = 3
         tags: list = field(default_factory=list)
 
-    confs = both_db.create(Conf)
+    confs = raw_db.create(Conf)
     assert Conf() == Conf(id=UNSET, level=3, tags=[])
     assert confs.insert(Conf()) == Conf(id=1, level=3, tags=[])

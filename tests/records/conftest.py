@@ -1,8 +1,7 @@
-"""Fixtures for the record engine: plain SQLAlchemy tables on SQLite and PostgreSQL."""
+"""Fixtures for the record engine: plain SQLAlchemy tables on ``raw_db`` (both dialects)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ import sqlalchemy as sa
 from tests.records.helpers import MakeEngine, Schema
 from tinybase.auth.principal import Principal
 from tinybase.data.database import Database
-from tinybase.data.engine import create_engine
 from tinybase.db.types import UTCDateTime
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
@@ -69,30 +67,21 @@ def build_schema() -> Schema:
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(create_engine(db_url))
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
-
-
-@pytest.fixture
-def schema(db: Database) -> Schema:
+def schema(raw_db: Database) -> Schema:
     schema = build_schema()
-    with db.write() as connection:
+    with raw_db.write() as connection:
         schema.metadata.create_all(connection)
     return schema
 
 
 @pytest.fixture
-def users(db: Database, schema: Schema) -> dict[str, Principal]:
+def users(raw_db: Database, schema: Schema) -> dict[str, Principal]:
     """Three users alice, bob and carol, as principals."""
     principals = {
         name: Principal(user_id=str(uuid7()), email=f"{name}@x.io")
         for name in ("alice", "bob", "carol")
     }
-    with db.write() as connection:
+    with raw_db.write() as connection:
         for principal in principals.values():
             connection.execute(
                 schema.user.insert().values(id=principal.user_id, email=principal.email)
@@ -101,14 +90,16 @@ def users(db: Database, schema: Schema) -> dict[str, Principal]:
 
 
 @pytest.fixture
-def make_engine(db: Database, schema: Schema) -> MakeEngine:
+def make_engine(raw_db: Database, schema: Schema) -> MakeEngine:
     """Build an engine over one of the schema's tables: ``make_engine("items", acl_world=...)``."""
     engines: dict[str, RecordEngine] = {}
 
     def make(table: str = "items", **options: Any) -> RecordEngine:
         options.setdefault("name", table)
         config = RecordApiConfig(table_name=table, **options)
-        engine = RecordEngine(db, config, schema.metadata.tables[table], expand_lookup=engines.get)
+        engine = RecordEngine(
+            raw_db, config, schema.metadata.tables[table], expand_lookup=engines.get
+        )
         engines[table] = engine
         return engine
 

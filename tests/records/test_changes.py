@@ -46,13 +46,13 @@ def stream() -> ChangeStream:
 
 
 @pytest.fixture
-def engine(db: Database, schema, stream: ChangeStream) -> RecordEngine:
+def engine(raw_db: Database, schema, stream: ChangeStream) -> RecordEngine:
     config = RecordApiConfig(name="items", table_name="items", acl_authenticated=ALL)
-    return RecordEngine(db, config, schema.items, changes=stream)
+    return RecordEngine(raw_db, config, schema.items, changes=stream)
 
 
-def test_create_update_delete_each_announce_one_change_with_the_rows(db, engine, stream):
-    recorder = Recorder(db, stream)
+def test_create_update_delete_each_announce_one_change_with_the_rows(raw_db, engine, stream):
+    recorder = Recorder(raw_db, stream)
     (key,) = engine.create(SYSTEM, {"title": "a", "score": 1, "_secret": "s"})
     engine.update(SYSTEM, key, {"score": 2})
     engine.update(SYSTEM, key, {})  # writes nothing: no change
@@ -68,53 +68,53 @@ def test_create_update_delete_each_announce_one_change_with_the_rows(db, engine,
     assert all(change.principal is SYSTEM for change in recorder.changes)
 
 
-def test_a_bulk_create_announces_each_row_in_order(db, engine, stream):
-    recorder = Recorder(db, stream)
+def test_a_bulk_create_announces_each_row_in_order(raw_db, engine, stream):
+    recorder = Recorder(raw_db, stream)
     keys = engine.create(SYSTEM, [{"title": f"t{i}"} for i in range(5)])
     assert recorder.summary() == [("create", key) for key in keys]
     assert [change.after["title"] for change in recorder.changes] == [f"t{i}" for i in range(5)]
 
 
-def test_a_failed_write_announces_nothing(db, engine, stream):
-    recorder = Recorder(db, stream)
+def test_a_failed_write_announces_nothing(raw_db, engine, stream):
+    recorder = Recorder(raw_db, stream)
     engine.create(SYSTEM, {"title": "taken"})
     with pytest.raises(ConflictError):
         engine.create(SYSTEM, [{"title": "fresh"}, {"title": "taken"}])  # one transaction
     assert [change.after["title"] for change in recorder.changes] == ["taken"]
 
 
-def test_an_outer_rollback_drops_the_changes_of_every_write_inside(db, engine, stream):
-    recorder = Recorder(db, stream)
-    with pytest.raises(RuntimeError), db.write():
+def test_an_outer_rollback_drops_the_changes_of_every_write_inside(raw_db, engine, stream):
+    recorder = Recorder(raw_db, stream)
+    with pytest.raises(RuntimeError), raw_db.write():
         engine.create(SYSTEM, {"title": "gone"})
         raise RuntimeError("abort")
     assert recorder.changes == []
 
 
-def test_a_denied_write_announces_nothing(db, make_engine: MakeEngine, users, stream):
+def test_a_denied_write_announces_nothing(raw_db, make_engine: MakeEngine, users, stream):
     config = RecordApiConfig(
         name="items", table_name="items", acl_authenticated=ALL, create_access_rule="1 = 0"
     )
-    engine = RecordEngine(db, config, make_engine().table, changes=stream)
-    recorder = Recorder(db, stream)
+    engine = RecordEngine(raw_db, config, make_engine().table, changes=stream)
+    recorder = Recorder(raw_db, stream)
     with pytest.raises(PermissionDeniedError):
         engine.create(users["alice"], {"title": "x"})
     assert recorder.changes == []
 
 
-def test_replace_of_an_existing_row_is_an_update_and_ignore_is_nothing(db, schema, stream):
+def test_replace_of_an_existing_row_is_an_update_and_ignore_is_nothing(raw_db, schema, stream):
     def engine_with(conflict: ConflictResolution) -> RecordEngine:
         config = RecordApiConfig(
             name="items", table_name="items", acl_authenticated=ALL, conflict_resolution=conflict
         )
-        return RecordEngine(db, config, schema.items, changes=stream)
+        return RecordEngine(raw_db, config, schema.items, changes=stream)
 
     replacing, ignoring = (
         engine_with(ConflictResolution.REPLACE),
         engine_with(ConflictResolution.IGNORE),
     )
     (key,) = replacing.create(SYSTEM, {"title": "v1"})
-    recorder = Recorder(db, stream)
+    recorder = Recorder(raw_db, stream)
     replacing.create(SYSTEM, {"id": key, "title": "v2"})
     ignoring.create(SYSTEM, {"id": key, "title": "v3"})
     assert recorder.summary() == [("update", key)]
@@ -124,22 +124,22 @@ def test_replace_of_an_existing_row_is_an_update_and_ignore_is_nothing(db, schem
     )
 
 
-def test_the_stream_is_active_only_while_someone_listens(db, engine, stream):
+def test_the_stream_is_active_only_while_someone_listens(raw_db, engine, stream):
     assert not stream.active
     unsubscribe = stream.subscribe(lambda change: None)
     assert stream.active
     unsubscribe()
     assert not stream.active
     (key,) = engine.create(SYSTEM, {"title": "before anyone listened"})
-    recorder = Recorder(db, stream)
+    recorder = Recorder(raw_db, stream)
     engine.update(SYSTEM, key, {"score": 3})
     assert recorder.summary() == [("update", key)]
 
 
-def test_a_group_commit_announces_the_jobs_that_committed_only(db, engine, stream):
+def test_a_group_commit_announces_the_jobs_that_committed_only(raw_db, engine, stream):
     engine.create(SYSTEM, {"title": "taken"})
-    recorder = Recorder(db, stream)
-    executor = DatabaseExecutor(db)
+    recorder = Recorder(raw_db, stream)
+    executor = DatabaseExecutor(raw_db)
 
     async def main() -> list[Any]:
         jobs = []

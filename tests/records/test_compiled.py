@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from tinybase.data import Database, database
+from tinybase.data import Database
 from tinybase.db.types import UTCDateTime
 from tinybase.records.compiled import CompiledQuery, QueryCache
 
@@ -24,15 +23,14 @@ _AT = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    db = database(db_url)
-    with db.write() as connection:
+def items_db(raw_db: Database) -> Database:
+    """``raw_db`` with the table ``items`` and five rows, ids 1 to 5."""
+    with raw_db.write() as connection:
         _METADATA.create_all(connection)
         connection.execute(
             sa.insert(_ITEMS), [{"id": n, "done": n % 2 == 0, "at": _AT} for n in range(1, 6)]
         )
-    yield db
-    db.engine.dispose()
+    return raw_db
 
 
 def _through_sqlalchemy(db: Database, statement: sa.Select, params: dict) -> list[tuple]:
@@ -40,17 +38,17 @@ def _through_sqlalchemy(db: Database, statement: sa.Select, params: dict) -> lis
         return [tuple(row) for row in connection.execute(statement, params)]
 
 
-def test_rows_are_converted_like_sqlalchemy_converts_them(db: Database) -> None:
+def test_rows_are_converted_like_sqlalchemy_converts_them(items_db: Database) -> None:
     statement = sa.select(_ITEMS).where(_ITEMS.c.id >= sa.bindparam("low")).order_by(_ITEMS.c.id)
-    query = CompiledQuery(statement, db.engine.dialect)
-    with db.dbapi_read() as connection:
+    query = CompiledQuery(statement, items_db.engine.dialect)
+    with items_db.dbapi_read() as connection:
         rows = query.rows(connection, {"low": 4})
-    assert rows == _through_sqlalchemy(db, statement, {"low": 4})
+    assert rows == _through_sqlalchemy(items_db, statement, {"low": 4})
     assert rows == [(4, True, _AT), (5, False, _AT)]
 
 
-def test_one_query_per_shape_key_each_request_binds_its_values(db: Database) -> None:
-    cache = QueryCache(db.engine.dialect)
+def test_one_query_per_shape_key_each_request_binds_its_values(items_db: Database) -> None:
+    cache = QueryCache(items_db.engine.dialect)
     built: list[int] = []
 
     def build() -> sa.Select:
@@ -60,25 +58,25 @@ def test_one_query_per_shape_key_each_request_binds_its_values(db: Database) -> 
     first = cache.fixed(("first", 1), build)
     second = cache.fixed(("first", 1), build)
     assert first is second and built == [1]
-    with db.dbapi_read() as connection:
+    with items_db.dbapi_read() as connection:
         assert first.rows(connection, {"n": 2}) == [(1,), (2,)]
         assert second.rows(connection, {"n": 4}) == [(1,), (2,), (3,), (4,)]
 
 
-def test_a_literal_value_cannot_be_shared_between_requests(db: Database) -> None:
+def test_a_literal_value_cannot_be_shared_between_requests(items_db: Database) -> None:
     statement = sa.select(_ITEMS.c.id).where(_ITEMS.c.id > 2)
     with pytest.raises(ValueError, match="every value must be named"):
-        CompiledQuery(statement, db.engine.dialect)
+        CompiledQuery(statement, items_db.engine.dialect)
 
 
-def test_driver_errors_are_wrapped_as_sqlalchemy_errors(db: Database) -> None:
+def test_driver_errors_are_wrapped_as_sqlalchemy_errors(items_db: Database) -> None:
     statement = sa.select(sa.text("*")).select_from(sa.table("no_such_table"))
-    query = CompiledQuery(statement, db.engine.dialect)
-    with pytest.raises(sa.exc.DBAPIError), db.dbapi_read() as connection:
+    query = CompiledQuery(statement, items_db.engine.dialect)
+    with pytest.raises(sa.exc.DBAPIError), items_db.dbapi_read() as connection:
         query.rows(connection, {})
 
 
-def test_expanding_parameters_are_refused(db: Database) -> None:
+def test_expanding_parameters_are_refused(items_db: Database) -> None:
     statement = sa.select(_ITEMS.c.id).where(_ITEMS.c.id.in_(sa.bindparam("ids", expanding=True)))
     with pytest.raises(ValueError):
-        CompiledQuery(statement, db.engine.dialect)
+        CompiledQuery(statement, items_db.engine.dialect)

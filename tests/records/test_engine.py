@@ -28,7 +28,7 @@ def _count(db, table="items"):
         return connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
 
 
-def test_create_fills_system_columns_and_converts_types(db, schema, users, make_engine):
+def test_create_fills_system_columns_and_converts_types(raw_db, schema, users, make_engine):
     engine = make_engine(acl_authenticated=ALL)
     (created,) = engine.create(
         users["alice"],
@@ -59,28 +59,28 @@ def test_create_fills_system_columns_and_converts_types(db, schema, users, make_
         ({"hidden": "x"}, "hidden"),
     ],
 )
-def test_bad_fields_are_422_naming_the_field(db, make_engine, values, field):
+def test_bad_fields_are_422_naming_the_field(raw_db, make_engine, values, field):
     engine = make_engine(excluded_columns=("hidden",))
     with pytest.raises(ValidationError) as error:
         engine.create(SYSTEM, values)
     assert error.value.detail[0]["loc"] == ["body", field]
-    assert _count(db) == 0
+    assert _count(raw_db) == 0
 
 
-def test_write_only_columns_are_written_but_never_returned(db, schema, make_engine):
+def test_write_only_columns_are_written_but_never_returned(raw_db, schema, make_engine):
     engine = make_engine()
     (created,) = engine.create(SYSTEM, {"title": "t", "_secret": "s3"})
     assert "_secret" not in engine.read(SYSTEM, created)
     assert "_secret" not in engine.list(SYSTEM, ListQuery()).records[0]
     assert "_secret" not in engine.update(SYSTEM, created, {"_secret": "s4"})
-    with db.read() as connection:
+    with raw_db.read() as connection:
         assert connection.execute(sa.select(schema.items.c._secret)).scalar_one() == "s4"
     for query in (ListQuery(order="_secret"), ListQuery.from_params([("_secret", "s4")])):
         with pytest.raises(BadRequestError, match="_secret"):
             engine.list(SYSTEM, query)
 
 
-def test_update_is_partial_and_bumps_updated_at(db, schema, make_engine):
+def test_update_is_partial_and_bumps_updated_at(raw_db, schema, make_engine):
     engine = make_engine()
     (created,) = engine.create(SYSTEM, {"title": "t", "score": 1, "grp": "g"})
     before = engine.read(SYSTEM, created)
@@ -93,11 +93,11 @@ def test_update_is_partial_and_bumps_updated_at(db, schema, make_engine):
     assert engine.update(SYSTEM, created, {})["score"] == 2
 
 
-def test_delete_removes_and_then_404(db, make_engine):
+def test_delete_removes_and_then_404(raw_db, make_engine):
     engine = make_engine()
     (created,) = engine.create(SYSTEM, {"title": "t"})
     engine.delete(SYSTEM, created)
-    assert _count(db) == 0
+    assert _count(raw_db) == 0
     with pytest.raises(NotFoundError):
         engine.delete(SYSTEM, created)
     with pytest.raises(NotFoundError):
@@ -113,7 +113,7 @@ def test_ids_are_accepted_plain_or_as_url_safe_base64(make_engine):
         engine.read(SYSTEM, "' OR 1=1 --")
 
 
-def test_integer_primary_keys(db, make_engine):
+def test_integer_primary_keys(raw_db, make_engine):
     engine = make_engine("groups")
     ids = engine.create(SYSTEM, [{"member": "m", "grp": "a"}, {"member": "m", "grp": "b"}])
     assert all(isinstance(i, int) for i in ids) and ids[1] > ids[0]
@@ -125,25 +125,25 @@ def test_integer_primary_keys(db, make_engine):
     assert engine.list(SYSTEM, ListQuery(cursor=page.cursor)).records[0]["id"] == ids[0]
 
 
-def test_bulk_create_is_atomic(db, make_engine):
+def test_bulk_create_is_atomic(raw_db, make_engine):
     engine = make_engine()
     with pytest.raises(ValidationError):
         engine.create(SYSTEM, [{"title": "a"}, {"title": "b"}, {"score": "bad"}])
     with pytest.raises(ConflictError):
         engine.create(SYSTEM, [{"title": "a"}, {"title": "b"}, {"title": "a"}])
-    assert _count(db) == 0
+    assert _count(raw_db) == 0
     ids = engine.create(SYSTEM, [{"title": str(i)} for i in range(20)])
-    assert len(set(ids)) == 20 and _count(db) == 20
+    assert len(set(ids)) == 20 and _count(raw_db) == 20
     with pytest.raises(PayloadTooLargeError):
         engine.create(SYSTEM, [{"title": str(i)} for i in range(1025)])
 
 
-def test_bulk_create_is_atomic_when_a_rule_denies_one(db, users, make_engine):
+def test_bulk_create_is_atomic_when_a_rule_denies_one(raw_db, users, make_engine):
     alice = users["alice"]
     engine = make_engine(acl_authenticated=ALL, create_access_rule="_REQ_.owner_id = _USER_.id")
     with pytest.raises(PermissionDeniedError):
         engine.create(alice, [{"title": "a", "owner_id": alice.user_id}, {"title": "b"}])
-    assert _count(db) == 0
+    assert _count(raw_db) == 0
 
 
 def test_conflict_abort_is_409(make_engine):
@@ -153,24 +153,26 @@ def test_conflict_abort_is_409(make_engine):
         engine.create(SYSTEM, {"title": "same"})
 
 
-def test_conflict_ignore_keeps_the_existing_row(db, make_engine):
+def test_conflict_ignore_keeps_the_existing_row(raw_db, make_engine):
     engine = make_engine(conflict_resolution=ConflictResolution.IGNORE)
     (first,) = engine.create(SYSTEM, {"title": "same", "score": 1})
     engine.create(SYSTEM, {"id": first, "title": "other", "score": 2})
-    assert engine.read(SYSTEM, first)["score"] == 1 and _count(db) == 1
+    assert engine.read(SYSTEM, first)["score"] == 1 and _count(raw_db) == 1
 
 
-def test_conflict_replace_overwrites_by_primary_key(db, make_engine):
+def test_conflict_replace_overwrites_by_primary_key(raw_db, make_engine):
     engine = make_engine(conflict_resolution=ConflictResolution.REPLACE)
     (first,) = engine.create(SYSTEM, {"title": "a", "score": 1})
     assert engine.create(SYSTEM, {"id": first, "title": "b", "score": 2}) == [first]
     record = engine.read(SYSTEM, first)
-    assert (record["title"], record["score"]) == ("b", 2) and _count(db) == 1
+    assert (record["title"], record["score"]) == ("b", 2) and _count(raw_db) == 1
 
 
-def test_replace_cannot_overwrite_a_row_the_caller_may_not_update(db, schema, users, make_engine):
+def test_replace_cannot_overwrite_a_row_the_caller_may_not_update(
+    raw_db, schema, users, make_engine
+):
     alice, bob = users["alice"], users["bob"]
-    (bobs,) = insert_items(db, schema, [{"title": "b", "owner_id": bob.user_id, "score": 1}])
+    (bobs,) = insert_items(raw_db, schema, [{"title": "b", "owner_id": bob.user_id, "score": 1}])
     engine = make_engine(
         acl_authenticated=ALL,
         conflict_resolution=ConflictResolution.REPLACE,
@@ -182,9 +184,9 @@ def test_replace_cannot_overwrite_a_row_the_caller_may_not_update(db, schema, us
     assert engine.read(SYSTEM, bobs)["owner_id"] == bob.user_id
 
 
-def test_order_by_several_columns_with_cursor_paging(db, schema, make_engine):
+def test_order_by_several_columns_with_cursor_paging(raw_db, schema, make_engine):
     insert_items(
-        db,
+        raw_db,
         schema,
         [{"title": f"t{i}", "score": i % 3, "grp": None if i % 4 == 0 else "g"} for i in range(20)],
     )
@@ -205,9 +207,9 @@ def test_order_by_several_columns_with_cursor_paging(db, schema, make_engine):
     )
 
 
-def test_cursor_paging_is_stable_under_concurrent_inserts(db, schema, make_engine):
+def test_cursor_paging_is_stable_under_concurrent_inserts(raw_db, schema, make_engine):
     engine = make_engine()
-    originals = set(insert_items(db, schema, [{"title": f"o{i}"} for i in range(30)]))
+    originals = set(insert_items(raw_db, schema, [{"title": f"o{i}"} for i in range(30)]))
     seen, cursor = [], None
     stop = threading.Event()
 
@@ -236,8 +238,8 @@ def test_cursor_paging_is_stable_under_concurrent_inserts(db, schema, make_engin
     assert all(i <= newest for i in seen)
 
 
-def test_offset_and_limit(db, schema, make_engine):
-    insert_items(db, schema, [{"title": f"t{i:02}"} for i in range(10)])
+def test_offset_and_limit(raw_db, schema, make_engine):
+    insert_items(raw_db, schema, [{"title": f"t{i:02}"} for i in range(10)])
     engine = make_engine(listing_hard_limit=4)
     page = engine.list(SYSTEM, ListQuery(order="title", limit=50, offset=2))
     assert [r["title"] for r in page.records] == ["t02", "t03", "t04", "t05"]
@@ -261,19 +263,19 @@ def test_offset_and_limit(db, schema, make_engine):
     ],
 )
 def test_injection_and_garbage_through_order_and_cursor_is_400(
-    db, schema, make_engine, order, cursor
+    raw_db, schema, make_engine, order, cursor
 ):
-    insert_items(db, schema, [{"title": "a", "hidden": "h"}])
+    insert_items(raw_db, schema, [{"title": "a", "hidden": "h"}])
     engine = make_engine(excluded_columns=("hidden",))
     with pytest.raises(BadRequestError):
         engine.list(SYSTEM, ListQuery(order=order, cursor=cursor))
-    assert _count(db) == 1
+    assert _count(raw_db) == 1
 
 
-def test_expand_follows_the_referenced_apis_read_rule(db, schema, users, make_engine):
+def test_expand_follows_the_referenced_apis_read_rule(raw_db, schema, users, make_engine):
     alice, bob = users["alice"], users["bob"]
     mine, theirs = insert_items(
-        db,
+        raw_db,
         schema,
         [
             {"title": "mine", "owner_id": alice.user_id},
@@ -296,23 +298,23 @@ def test_expand_follows_the_referenced_apis_read_rule(db, schema, users, make_en
         notes.list(alice, ListQuery(expand=("author",)))
 
 
-def test_expand_without_an_api_for_the_target_is_null(db, users, make_engine):
+def test_expand_without_an_api_for_the_target_is_null(raw_db, users, make_engine):
     notes = make_engine("notes", acl_authenticated=ALL, expand=("author",))
     notes.create(SYSTEM, {"body": "x", "author": users["alice"].user_id})
     assert notes.list(users["alice"], ListQuery(expand=("author",))).records[0]["author"] is None
 
 
-def test_views_are_read_only(db, schema, make_engine):
+def test_views_are_read_only(raw_db, schema, make_engine):
     engine = make_engine()
     engine.read_only = True
     with pytest.raises(PermissionDeniedError):
         engine.create(SYSTEM, {"title": "x"})
-    assert _count(db) == 0
+    assert _count(raw_db) == 0
 
 
-def test_anonymous_world_create(db, make_engine):
+def test_anonymous_world_create(raw_db, make_engine):
     engine = make_engine(acl_world=frozenset({Permission.CREATE}))
     (created,) = engine.create(ANONYMOUS, {"title": "anon"})
     with pytest.raises(PermissionDeniedError):
         engine.read(ANONYMOUS, created)
-    assert _count(db) == 1
+    assert _count(raw_db) == 1

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from tinybase.data import Database, database
+from tinybase.data import Database
 from tinybase.records.executor import DatabaseExecutor
 
 _ROWS = sa.table("rows", sa.column("x"))
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    db = database(db_url)
-    with db.write() as connection:
+def rows_db(raw_db: Database) -> Database:
+    """``raw_db`` with an empty table ``rows (x INTEGER UNIQUE)``."""
+    with raw_db.write() as connection:
         connection.execute(sa.text("CREATE TABLE rows (x INTEGER UNIQUE)"))
-    yield db
-    db.engine.dispose()
+    return raw_db
 
 
 def _insert(db: Database, x: int) -> int:
@@ -41,8 +39,8 @@ def _stored(db: Database) -> list[int]:
         return sorted(connection.execute(sa.text("SELECT x FROM rows")).scalars())
 
 
-def test_read_returns_the_value_and_raises_the_error_of_the_call(db: Database) -> None:
-    executor = DatabaseExecutor(db)
+def test_read_returns_the_value_and_raises_the_error_of_the_call(rows_db: Database) -> None:
+    executor = DatabaseExecutor(rows_db)
 
     async def main() -> tuple[int, str]:
         value = await executor.read(lambda: 41 + 1)
@@ -56,8 +54,8 @@ def test_read_returns_the_value_and_raises_the_error_of_the_call(db: Database) -
         executor.close()
 
 
-def test_each_caller_gets_its_own_result_from_a_batch(db: Database) -> None:
-    executor = DatabaseExecutor(db)
+def test_each_caller_gets_its_own_result_from_a_batch(rows_db: Database) -> None:
+    executor = DatabaseExecutor(rows_db)
 
     async def main() -> list[int]:
         return await asyncio.gather(*(executor.read(lambda n=n: n * n) for n in range(50)))
@@ -68,17 +66,17 @@ def test_each_caller_gets_its_own_result_from_a_batch(db: Database) -> None:
         executor.close()
 
 
-def test_acknowledged_writes_are_committed(db: Database) -> None:
-    executor = DatabaseExecutor(db)
+def test_acknowledged_writes_are_committed(rows_db: Database) -> None:
+    executor = DatabaseExecutor(rows_db)
     try:
-        assert asyncio.run(executor.write(lambda: _insert(db, 1))) == 1
-        assert _stored(db) == [1]
+        assert asyncio.run(executor.write(lambda: _insert(rows_db, 1))) == 1
+        assert _stored(rows_db) == [1]
     finally:
         executor.close()
 
 
-def test_a_failing_write_in_a_group_rolls_back_only_itself(db: Database) -> None:
-    executor = DatabaseExecutor(db)
+def test_a_failing_write_in_a_group_rolls_back_only_itself(rows_db: Database) -> None:
+    executor = DatabaseExecutor(rows_db)
     release = threading.Event()
 
     async def main() -> list[object]:
@@ -86,10 +84,10 @@ def test_a_failing_write_in_a_group_rolls_back_only_itself(db: Database) -> None
         blocker = asyncio.ensure_future(executor.write(lambda: release.wait(10)))
         await asyncio.sleep(0.05)
         writes = [
-            executor.write(lambda: _insert(db, 1)),
-            executor.write(lambda: _insert_then_fail(db, 2)),
-            executor.write(lambda: _insert(db, 1)),  # a unique violation: its own error
-            executor.write(lambda: _insert(db, 3)),
+            executor.write(lambda: _insert(rows_db, 1)),
+            executor.write(lambda: _insert_then_fail(rows_db, 2)),
+            executor.write(lambda: _insert(rows_db, 1)),  # a unique violation: its own error
+            executor.write(lambda: _insert(rows_db, 3)),
         ]
         futures = [asyncio.ensure_future(write) for write in writes]
         await asyncio.sleep(0.05)
@@ -104,22 +102,24 @@ def test_a_failing_write_in_a_group_rolls_back_only_itself(db: Database) -> None
     assert (first, last) == (1, 3)
     assert isinstance(failed, RuntimeError) and str(failed) == "failed after writing 2"
     assert isinstance(duplicate, sa.exc.IntegrityError)
-    assert _stored(db) == [1, 3]
+    assert _stored(rows_db) == [1, 3]
 
 
-def test_a_group_is_bounded_by_rows_as_well_as_jobs(db: Database) -> None:
-    if db.dialect != "sqlite":
+def test_a_group_is_bounded_by_rows_as_well_as_jobs(rows_db: Database) -> None:
+    if rows_db.dialect != "sqlite":
         pytest.skip("group commit is SQLite's")
-    executor = DatabaseExecutor(db)
+    executor = DatabaseExecutor(rows_db)
     commits: list[int] = []
-    sa.event.listen(db.engine, "commit", lambda connection: commits.append(1))
+    sa.event.listen(rows_db.engine, "commit", lambda connection: commits.append(1))
     gate = threading.Event()
 
     async def main() -> list[int]:
-        blocker = asyncio.ensure_future(executor.write(lambda: gate.wait(5) and _insert(db, 0)))
+        blocker = asyncio.ensure_future(
+            executor.write(lambda: gate.wait(5) and _insert(rows_db, 0))
+        )
         await asyncio.sleep(0.05)  # the writer thread is busy: the next four queue up
         heavy = [
-            asyncio.ensure_future(executor.write(lambda n=n: _insert(db, n), rows=600))
+            asyncio.ensure_future(executor.write(lambda n=n: _insert(rows_db, n), rows=600))
             for n in range(1, 5)
         ]
         await asyncio.sleep(0.05)
@@ -131,25 +131,25 @@ def test_a_group_is_bounded_by_rows_as_well_as_jobs(db: Database) -> None:
     finally:
         executor.close()
     # The blocker alone, then two groups of 2 x 600 rows (one group of four without rows).
-    assert len(commits) == 3 and _stored(db) == [0, 1, 2, 3, 4]
+    assert len(commits) == 3 and _stored(rows_db) == [0, 1, 2, 3, 4]
 
 
-def test_group_commit_is_used_on_sqlite_only(db: Database) -> None:
-    executor = DatabaseExecutor(db)
+def test_group_commit_is_used_on_sqlite_only(rows_db: Database) -> None:
+    executor = DatabaseExecutor(rows_db)
     try:
-        assert executor.group_commit == (db.dialect == "sqlite")
+        assert executor.group_commit == (rows_db.dialect == "sqlite")
     finally:
         executor.close()
 
 
-def test_write_blocking_from_a_plain_thread_returns_after_the_commit(db: Database) -> None:
-    executor = DatabaseExecutor(db)
+def test_write_blocking_from_a_plain_thread_returns_after_the_commit(rows_db: Database) -> None:
+    executor = DatabaseExecutor(rows_db)
     results: list[object] = []
 
     def caller(x: int) -> None:
         try:
-            results.append(executor.write_blocking(lambda: _insert(db, x)))
-            assert x in _stored(db)  # committed when the call returns
+            results.append(executor.write_blocking(lambda: _insert(rows_db, x)))
+            assert x in _stored(rows_db)  # committed when the call returns
         except Exception as exc:
             results.append(exc)
 
@@ -160,28 +160,28 @@ def test_write_blocking_from_a_plain_thread_returns_after_the_commit(db: Databas
         for thread in threads:
             thread.join()
         assert sorted(results) == list(range(8))
-        assert _stored(db) == list(range(8))
+        assert _stored(rows_db) == list(range(8))
         with pytest.raises(RuntimeError, match="failed after writing 99"):
-            executor.write_blocking(lambda: _insert_then_fail(db, 99))
-        assert _stored(db) == list(range(8))
+            executor.write_blocking(lambda: _insert_then_fail(rows_db, 99))
+        assert _stored(rows_db) == list(range(8))
     finally:
         executor.close()
 
 
 def test_write_blocking_inside_a_write_joins_it_instead_of_waiting_for_itself(
-    db: Database,
+    rows_db: Database,
 ) -> None:
-    executor = DatabaseExecutor(db)
+    executor = DatabaseExecutor(rows_db)
 
     def job() -> int:
         # In the writer thread: a nested blocking write must not queue behind this job.
-        return executor.write_blocking(lambda: _insert(db, 1)) + 1
+        return executor.write_blocking(lambda: _insert(rows_db, 1)) + 1
 
     try:
         assert asyncio.run(executor.write(job)) == 2
-        with db.write():
-            executor.write_blocking(lambda: _insert(db, 2))
-            assert _stored(db) == [1]  # joined this transaction: not committed yet
-        assert _stored(db) == [1, 2]
+        with rows_db.write():
+            executor.write_blocking(lambda: _insert(rows_db, 2))
+            assert _stored(rows_db) == [1]  # joined this transaction: not committed yet
+        assert _stored(rows_db) == [1, 2]
     finally:
         executor.close()

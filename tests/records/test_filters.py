@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.records.helpers import MakeEngine, insert_items
+from tests.records.helpers import MakeEngine, insert_items, list_titles
 from tinybase.auth.principal import SYSTEM
 from tinybase.errors import BadRequestError
 from tinybase.records.filters import Comparison, Composite, parse_filters
@@ -70,15 +70,10 @@ def test_malformed_filters_are_400(params):
         parse_filters(params)
 
 
-def _titles(engine, params):
-    result = engine.list(SYSTEM, ListQuery.from_params([*params, ("order", "title")]))
-    return [record["title"] for record in result.records]
-
-
 @pytest.fixture
-def populated(db, schema, make_engine: MakeEngine):
+def populated(raw_db, schema, make_engine: MakeEngine):
     insert_items(
-        db,
+        raw_db,
         schema,
         [
             {
@@ -142,7 +137,7 @@ def populated(db, schema, make_engine: MakeEngine):
     ],
 )
 def test_every_operator_filters_in_sql(populated, params, expected):
-    assert _titles(populated, params) == expected
+    assert list_titles(populated, ListQuery.from_params([*params, ("order", "title")])) == expected
 
 
 @pytest.mark.parametrize(
@@ -168,8 +163,8 @@ def test_bad_columns_and_values_are_400_naming_the_column(populated, params, nam
     assert named in str(error.value.detail)
 
 
-def test_excluded_column_cannot_be_filtered(db, schema, make_engine: MakeEngine):
-    insert_items(db, schema, [{"title": "a", "hidden": "h"}])
+def test_excluded_column_cannot_be_filtered(raw_db, schema, make_engine: MakeEngine):
+    insert_items(raw_db, schema, [{"title": "a", "hidden": "h"}])
     engine = make_engine("items", excluded_columns=("hidden",))
     with pytest.raises(BadRequestError, match="hidden"):
         engine.list(SYSTEM, ListQuery.from_params([("hidden", "h")]))
@@ -185,10 +180,15 @@ def test_excluded_column_cannot_be_filtered(db, schema, make_engine: MakeEngine)
         "%' OR 1=1 --",
     ],
 )
-def test_injection_through_values_is_just_a_value(populated, db, value):
-    assert _titles(populated, [("title", value)]) == []
-    assert _titles(populated, [("title[like]", value)]) == []
-    with db.read() as connection:
+def test_injection_through_values_is_just_a_value(populated, raw_db, value):
+    assert (
+        list_titles(populated, ListQuery.from_params([("title", value), ("order", "title")])) == []
+    )
+    assert (
+        list_titles(populated, ListQuery.from_params([("title[like]", value), ("order", "title")]))
+        == []
+    )
+    with raw_db.read() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM items").scalar_one() == 4
 
 

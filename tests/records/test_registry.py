@@ -16,8 +16,8 @@ from tinybase.records.store import RecordApiStore
 
 
 @pytest.fixture
-def system_tables(db, schema):
-    with db.write() as connection:
+def system_tables(raw_db, schema):
+    with raw_db.write() as connection:
         RecordApi.__table__.create(connection)
         Collection.__table__.create(connection)
 
@@ -29,10 +29,10 @@ class _Now:
         return self.value
 
 
-def test_config_apis_are_reflected_and_read_implies_list(db, schema, system_tables):
-    insert_items(db, schema, [{"title": "a"}])
+def test_config_apis_are_reflected_and_read_implies_list(raw_db, schema, system_tables):
+    insert_items(raw_db, schema, [{"title": "a"}])
     registry = RecordApiRegistry(
-        db, config_apis=[{"name": "pub", "table_name": "items", "acl_world": ["READ"]}]
+        raw_db, config_apis=[{"name": "pub", "table_name": "items", "acl_world": ["READ"]}]
     )
     engine = registry.get("pub")
     assert Permission.LIST in engine.api.acl_world
@@ -42,9 +42,9 @@ def test_config_apis_are_reflected_and_read_implies_list(db, schema, system_tabl
         registry.get("nope")
 
 
-def test_broken_config_api_is_skipped_not_fatal(db, schema, system_tables):
+def test_broken_config_api_is_skipped_not_fatal(raw_db, schema, system_tables):
     registry = RecordApiRegistry(
-        db,
+        raw_db,
         config_apis=[
             {"name": "gone", "table_name": "no_such_table"},
             {"name": "ok", "table_name": "items"},
@@ -53,24 +53,24 @@ def test_broken_config_api_is_skipped_not_fatal(db, schema, system_tables):
     assert set(registry.apis()) == {"ok"}
 
 
-def test_views_are_read_only(db, schema, system_tables):
-    insert_items(db, schema, [{"title": "a", "score": 9}, {"title": "b", "score": 1}])
-    with db.write() as connection:
+def test_views_are_read_only(raw_db, schema, system_tables):
+    insert_items(raw_db, schema, [{"title": "a", "score": 9}, {"title": "b", "score": 1}])
+    with raw_db.write() as connection:
         connection.exec_driver_sql(
             "CREATE VIEW high AS SELECT id, title, score FROM items WHERE score > 5"
         )
-    registry = RecordApiRegistry(db, config_apis=[{"name": "high", "table_name": "high"}])
+    registry = RecordApiRegistry(raw_db, config_apis=[{"name": "high", "table_name": "high"}])
     engine = registry.get("high")
     assert [r["title"] for r in engine.list(SYSTEM, ListQuery()).records] == ["a"]
     with pytest.raises(PermissionDeniedError):
         engine.create(SYSTEM, {"title": "x"})
 
 
-def test_store_checks_rules_and_another_process_sees_changes(db, schema, system_tables):
+def test_store_checks_rules_and_another_process_sees_changes(raw_db, schema, system_tables):
     clock = _Now()
-    mine = RecordApiRegistry(db, clock=clock)
-    other = RecordApiRegistry(db, clock=clock)
-    store = RecordApiStore(db, mine)
+    mine = RecordApiRegistry(raw_db, clock=clock)
+    other = RecordApiRegistry(raw_db, clock=clock)
+    store = RecordApiStore(raw_db, mine)
     assert other.apis() == {}
     with pytest.raises(ValidationError) as error:
         store.create({"name": "x", "table_name": "items", "read_access_rule": "_ROW_.nope = 1"})
@@ -86,7 +86,7 @@ def test_store_checks_rules_and_another_process_sees_changes(db, schema, system_
     store.delete("x")
     clock.value += 2.5
     assert other.apis() == {}
-    with db.read() as connection:
+    with raw_db.read() as connection:
         assert (
             connection.execute(
                 sa.select(sa.func.count()).select_from(RecordApi.__table__)

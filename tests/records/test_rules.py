@@ -63,17 +63,17 @@ def test_misused_rules_are_rejected_at_compile_time(schema, source, operation):
     "source",
     ["_ROW_.no_such_column = 1", "_ROW_.title = = 1", "EXISTS(SELECT 1 FROM no_such_table)"],
 )
-def test_rules_the_database_rejects_fail_when_saved_with_its_message(db, schema, source):
+def test_rules_the_database_rejects_fail_when_saved_with_its_message(raw_db, schema, source):
     api = RecordApiConfig(name="items", table_name="items", read_access_rule=source)
-    rules = compile_rules(api, schema.items, dialect=db.dialect)
-    with db.read() as connection, pytest.raises(ValidationError) as error:
+    rules = compile_rules(api, schema.items, dialect=raw_db.dialect)
+    with raw_db.read() as connection, pytest.raises(ValidationError) as error:
         check_rules(connection, schema.items, rules)
     detail = error.value.detail[0]
     assert detail["loc"] == ["body", "read_access_rule"]
     assert detail["msg"]
 
 
-def test_valid_rules_pass_the_save_check(db, schema):
+def test_valid_rules_pass_the_save_check(raw_db, schema):
     api = RecordApiConfig(
         name="items",
         table_name="items",
@@ -83,15 +83,15 @@ def test_valid_rules_pass_the_save_check(db, schema):
         delete_access_rule="EXISTS(SELECT 1 FROM groups g WHERE g.member = _USER_.id)",
         schema_access_rule="_USER_.id IS NOT NULL",
     )
-    rules = compile_rules(api, schema.items, dialect=db.dialect)
-    with db.read() as connection:
+    rules = compile_rules(api, schema.items, dialect=raw_db.dialect)
+    with raw_db.read() as connection:
         check_rules(connection, schema.items, rules)
 
 
-def test_owner_rule_hides_other_users_rows(db, schema, users, make_engine: MakeEngine):
+def test_owner_rule_hides_other_users_rows(raw_db, schema, users, make_engine: MakeEngine):
     alice, bob = users["alice"], users["bob"]
     ids = insert_items(
-        db,
+        raw_db,
         schema,
         [{"title": "a", "owner_id": alice.user_id}, {"title": "b", "owner_id": bob.user_id}],
     )
@@ -105,10 +105,10 @@ def test_owner_rule_hides_other_users_rows(db, schema, users, make_engine: MakeE
 
 
 def test_update_and_delete_of_hidden_rows_are_404_and_change_nothing(
-    db, schema, users, make_engine: MakeEngine
+    raw_db, schema, users, make_engine: MakeEngine
 ):
     alice, bob = users["alice"], users["bob"]
-    (bobs,) = insert_items(db, schema, [{"title": "b", "owner_id": bob.user_id, "score": 1}])
+    (bobs,) = insert_items(raw_db, schema, [{"title": "b", "owner_id": bob.user_id, "score": 1}])
     engine = make_engine(
         acl_authenticated=ALL,
         read_access_rule=OWNER,
@@ -124,9 +124,9 @@ def test_update_and_delete_of_hidden_rows_are_404_and_change_nothing(
     assert engine.read(bob, bobs)["score"] == 1
 
 
-def test_update_of_a_readable_row_the_rule_denies_is_403(db, schema, users, make_engine):
+def test_update_of_a_readable_row_the_rule_denies_is_403(raw_db, schema, users, make_engine):
     alice, bob = users["alice"], users["bob"]
-    (bobs,) = insert_items(db, schema, [{"title": "b", "owner_id": bob.user_id, "score": 1}])
+    (bobs,) = insert_items(raw_db, schema, [{"title": "b", "owner_id": bob.user_id, "score": 1}])
     engine = make_engine(acl_authenticated=ALL, update_access_rule=OWNER, delete_access_rule=OWNER)
     with pytest.raises(PermissionDeniedError):
         engine.update(alice, bobs, {"score": 99})
@@ -146,8 +146,10 @@ def test_acls_give_401_to_anonymous_and_403_to_users(users, make_engine: MakeEng
     assert engine.list(users["alice"], ListQuery()).records == []
 
 
-def test_world_acl_with_user_rule_treats_anonymous_as_null(db, schema, users, make_engine):
-    insert_items(db, schema, [{"title": "a", "owner_id": users["alice"].user_id}, {"title": "p"}])
+def test_world_acl_with_user_rule_treats_anonymous_as_null(raw_db, schema, users, make_engine):
+    insert_items(
+        raw_db, schema, [{"title": "a", "owner_id": users["alice"].user_id}, {"title": "p"}]
+    )
     engine = make_engine(
         acl_world=frozenset({Permission.LIST}),
         read_access_rule="_ROW_.owner_id IS NULL OR _ROW_.owner_id = _USER_.id",
@@ -157,7 +159,7 @@ def test_world_acl_with_user_rule_treats_anonymous_as_null(db, schema, users, ma
     assert titles == ["a", "p"]
 
 
-def test_create_rule_with_req_blocks_spoofed_owner(db, schema, users, make_engine):
+def test_create_rule_with_req_blocks_spoofed_owner(raw_db, schema, users, make_engine):
     alice, bob = users["alice"], users["bob"]
     engine = make_engine(
         acl_authenticated=ALL,
@@ -169,13 +171,13 @@ def test_create_rule_with_req_blocks_spoofed_owner(db, schema, users, make_engin
     with pytest.raises(PermissionDeniedError):
         engine.create(alice, {"title": "nobody"})
     (created,) = engine.create(alice, {"title": "mine", "owner_id": alice.user_id})
-    with db.read() as connection:
+    with raw_db.read() as connection:
         titles = connection.execute(sa.select(schema.items.c.title)).scalars().all()
     assert titles == ["mine"]
     assert engine.read(alice, created)["owner_id"] == alice.user_id
 
 
-def test_autofill_fills_user_columns_and_req_sees_it(db, schema, users, make_engine):
+def test_autofill_fills_user_columns_and_req_sees_it(raw_db, schema, users, make_engine):
     alice = users["alice"]
     engine = make_engine(
         acl_authenticated=ALL,
@@ -188,9 +190,9 @@ def test_autofill_fills_user_columns_and_req_sees_it(db, schema, users, make_eng
         engine.create(alice, {"title": "x", "owner_id": users["bob"].user_id})
 
 
-def test_req_fields_rule_prevents_changing_protected_fields(db, schema, users, make_engine):
+def test_req_fields_rule_prevents_changing_protected_fields(raw_db, schema, users, make_engine):
     alice = users["alice"]
-    (mine,) = insert_items(db, schema, [{"title": "a", "owner_id": alice.user_id, "score": 1}])
+    (mine,) = insert_items(raw_db, schema, [{"title": "a", "owner_id": alice.user_id, "score": 1}])
     engine = make_engine(
         acl_authenticated=ALL,
         update_access_rule=f"{OWNER} AND NOT 'owner_id' IN _REQ_FIELDS_",
@@ -201,9 +203,9 @@ def test_req_fields_rule_prevents_changing_protected_fields(db, schema, users, m
     assert engine.read(alice, mine)["owner_id"] == alice.user_id
 
 
-def test_update_rule_sees_req_values(db, schema, users, make_engine):
+def test_update_rule_sees_req_values(raw_db, schema, users, make_engine):
     alice = users["alice"]
-    (mine,) = insert_items(db, schema, [{"title": "a", "owner_id": alice.user_id, "score": 1}])
+    (mine,) = insert_items(raw_db, schema, [{"title": "a", "owner_id": alice.user_id, "score": 1}])
     engine = make_engine(
         acl_authenticated=ALL, update_access_rule=f"{OWNER} AND _REQ_.score BETWEEN 0 AND 10"
     )
@@ -217,15 +219,17 @@ GROUP_RULE = (
 )
 
 
-def test_group_membership_rule_correlates_with_the_row(db, schema, users, make_engine):
+def test_group_membership_rule_correlates_with_the_row(raw_db, schema, users, make_engine):
     alice, bob = users["alice"], users["bob"]
-    with db.write() as connection:
+    with raw_db.write() as connection:
         connection.execute(
             schema.groups.insert(),
             [{"member": alice.user_id, "grp": "red"}, {"member": bob.user_id, "grp": "blue"}],
         )
     red, blue, _ = insert_items(
-        db, schema, [{"title": "r", "grp": "red"}, {"title": "b", "grp": "blue"}, {"title": "n"}]
+        raw_db,
+        schema,
+        [{"title": "r", "grp": "red"}, {"title": "b", "grp": "blue"}, {"title": "n"}],
     )
     engine = make_engine(
         acl_authenticated=ALL,
@@ -251,9 +255,9 @@ def test_group_membership_rule_correlates_with_the_row(db, schema, users, make_e
     assert engine.read(bob, blue)["score"] is None
 
 
-def test_seed_secret_and_group_rule(db, schema, users, make_engine):
+def test_seed_secret_and_group_rule(raw_db, schema, users, make_engine):
     alice = users["alice"]
-    with db.write() as connection:
+    with raw_db.write() as connection:
         connection.execute(schema.groups.insert(), [{"member": alice.user_id, "grp": "mygroup"}])
     engine = make_engine(
         acl_authenticated=ALL,
@@ -270,8 +274,8 @@ def test_seed_secret_and_group_rule(db, schema, users, make_engine):
     assert "_secret" not in engine.read(alice, created)
 
 
-def test_admin_bypasses_acls_and_rules(db, schema, users, make_engine):
-    (bobs,) = insert_items(db, schema, [{"title": "b", "owner_id": users["bob"].user_id}])
+def test_admin_bypasses_acls_and_rules(raw_db, schema, users, make_engine):
+    (bobs,) = insert_items(raw_db, schema, [{"title": "b", "owner_id": users["bob"].user_id}])
     engine = make_engine(read_access_rule="1 = 0", update_access_rule="1 = 0")
     assert engine.read(SYSTEM, bobs)["title"] == "b"
     assert engine.update(SYSTEM, bobs, {"score": 3})["score"] == 3

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.records.helpers import ALL, insert_items
+from tests.records.helpers import ALL, filter_query, insert_items, list_titles
 from tinybase.auth.principal import ANONYMOUS, SYSTEM
 from tinybase.data.database import Database
 from tinybase.db.types import UTCDateTime
@@ -31,18 +31,9 @@ from tinybase.records.compiled import CompiledQuery
 from tinybase.records.config import RecordApiConfig
 from tinybase.records.engine import RecordEngine
 from tinybase.records.executor import DatabaseExecutor
-from tinybase.records.filters import parse_filters
 from tinybase.records.query import ListQuery
 
 OWNER = "_ROW_.owner_id = _USER_.id"
-
-
-def _query(*pairs: tuple[str, str], **options: Any) -> ListQuery:
-    return ListQuery(filters=parse_filters(pairs), **options)
-
-
-def _titles(engine: RecordEngine, query: ListQuery, principal=SYSTEM) -> list[str]:
-    return [record["title"] for record in engine.list(principal, query).records]
 
 
 def _odd_table(db: Database) -> sa.Table:
@@ -66,9 +57,9 @@ def _odd_table(db: Database) -> sa.Table:
 # -- lists: requests that share a shape key must mean the same thing ------------------------
 
 
-def test_columns_named_and_or_are_comparisons_not_groups(db, schema):
-    table = _odd_table(db)
-    engine = RecordEngine(db, RecordApiConfig(name="odd", table_name="odd"), table)
+def test_columns_named_and_or_are_comparisons_not_groups(raw_db, schema):
+    table = _odd_table(raw_db)
+    engine = RecordEngine(raw_db, RecordApiConfig(name="odd", table_name="odd"), table)
     engine.create(
         SYSTEM, [{"and": "x", "or": "y", "title": "a"}, {"and": "y", "or": "x", "title": "b"}]
     )
@@ -82,58 +73,66 @@ def test_columns_named_and_or_are_comparisons_not_groups(db, schema):
     ]
     for _ in range(2):
         for pairs, titles in cases:
-            assert _titles(engine, _query(*pairs, order="title")) == titles, pairs
+            assert list_titles(engine, filter_query(*pairs, order="title")) == titles, pairs
 
 
-def test_like_and_equality_with_one_value_never_share_a_query(db, schema, make_engine):
-    insert_items(db, schema, [{"title": "a%"}, {"title": "abc"}, {"title": "xa"}])
+def test_like_and_equality_with_one_value_never_share_afilter_query(raw_db, schema, make_engine):
+    insert_items(raw_db, schema, [{"title": "a%"}, {"title": "abc"}, {"title": "xa"}])
     engine = make_engine()
     for _ in range(2):
-        assert _titles(engine, _query(("title", "a%"), order="title")) == ["a%"]
-        assert _titles(engine, _query(("title[like]", "a%"), order="title")) == ["a%", "abc"]
-        assert _titles(engine, _query(("title[ne]", "a%"), order="title")) == ["abc", "xa"]
-        assert _titles(engine, _query(("title[is]", "!null"), order="title")) == [
+        assert list_titles(engine, filter_query(("title", "a%"), order="title")) == ["a%"]
+        assert list_titles(engine, filter_query(("title[like]", "a%"), order="title")) == [
+            "a%",
+            "abc",
+        ]
+        assert list_titles(engine, filter_query(("title[ne]", "a%"), order="title")) == [
+            "abc",
+            "xa",
+        ]
+        assert list_titles(engine, filter_query(("title[is]", "!null"), order="title")) == [
             "a%",
             "abc",
             "xa",
         ]
-        assert _titles(engine, _query(("title[is]", "null"), order="title")) == []
+        assert list_titles(engine, filter_query(("title[is]", "null"), order="title")) == []
 
 
-def test_nested_groups_with_the_same_leaves_are_different_shapes(db, schema, make_engine):
+def test_nested_groups_with_the_same_leaves_are_different_shapes(raw_db, schema, make_engine):
     rows = [{"title": f"{g}{s}", "grp": g, "score": s} for g in ("a", "b") for s in (1, 2)]
     rows.append({"title": "c3", "grp": "c", "score": 3})
-    insert_items(db, schema, rows)
+    insert_items(raw_db, schema, rows)
     engine = make_engine()
     # grp=a AND (score=1 OR score=3)
-    first = _query(
+    first = filter_query(
         ("filter[$and][0][grp]", "a"),
         ("filter[$and][1][$or][0][score]", "1"),
         ("filter[$and][1][$or][1][score]", "3"),
         order="title",
     )
     # (grp=a AND score=1) OR score=3: the same leaves in the same order, grouped otherwise
-    second = _query(
+    second = filter_query(
         ("filter[$or][0][$and][0][grp]", "a"),
         ("filter[$or][0][$and][1][score]", "1"),
         ("filter[$or][1][score]", "3"),
         order="title",
     )
     # grp=a OR score=1 OR score=3
-    flat = _query(
+    flat = filter_query(
         ("filter[$or][0][grp]", "a"),
         ("filter[$or][1][score]", "1"),
         ("filter[$or][2][score]", "3"),
         order="title",
     )
     for _ in range(2):
-        assert _titles(engine, first) == ["a1"]
-        assert _titles(engine, second) == ["a1", "c3"]
-        assert _titles(engine, flat) == ["a1", "a2", "b1", "c3"]
+        assert list_titles(engine, first) == ["a1"]
+        assert list_titles(engine, second) == ["a1", "c3"]
+        assert list_titles(engine, flat) == ["a1", "a2", "b1", "c3"]
 
 
-def test_directions_of_one_sort_are_different_shapes(db, schema, make_engine):
-    insert_items(db, schema, [{"title": t, "score": s} for t, s in (("a", 1), ("b", 1), ("c", 2))])
+def test_directions_of_one_sort_are_different_shapes(raw_db, schema, make_engine):
+    insert_items(
+        raw_db, schema, [{"title": t, "score": s} for t, s in (("a", 1), ("b", 1), ("c", 2))]
+    )
     engine = make_engine()
     expected = {
         "score,title": ["a", "b", "c"],
@@ -143,7 +142,7 @@ def test_directions_of_one_sort_are_different_shapes(db, schema, make_engine):
     }
     for _ in range(2):
         for order, titles in expected.items():
-            assert _titles(engine, ListQuery(order=order)) == titles, order
+            assert list_titles(engine, ListQuery(order=order)) == titles, order
     # With cursors: each page continues in its own direction.
     for order, titles in expected.items():
         first = engine.list(SYSTEM, ListQuery(order=order, limit=1))
@@ -153,12 +152,12 @@ def test_directions_of_one_sort_are_different_shapes(db, schema, make_engine):
 
 @pytest.mark.parametrize("order", ["score,title", "-score,title", "score,-title", "-score,-title"])
 def test_cursors_with_nulls_in_different_positions_page_through_everything(
-    db, schema, make_engine, order
+    raw_db, schema, make_engine, order
 ):
     rows = [{"title": f"t{i}", "score": None if i % 3 == 0 else i % 2} for i in range(9)]
     rows.append({"title": None, "score": None})
     rows.append({"title": None, "score": 1})
-    insert_items(db, schema, rows)
+    insert_items(raw_db, schema, rows)
     engine = make_engine()
     everything = engine.list(SYSTEM, ListQuery(order=order, limit=100)).records
     assert len(everything) == 11
@@ -177,28 +176,28 @@ def test_cursors_with_nulls_in_different_positions_page_through_everything(
     assert last.records == []
 
 
-def test_count_totals_are_per_user_and_per_value(db, schema, users, make_engine):
+def test_count_totals_are_per_user_and_per_value(raw_db, schema, users, make_engine):
     alice, bob = users["alice"], users["bob"]
-    insert_items(db, schema, [{"title": f"a{i}", "owner_id": alice.user_id} for i in range(3)])
-    insert_items(db, schema, [{"title": "b0", "owner_id": bob.user_id}])
+    insert_items(raw_db, schema, [{"title": f"a{i}", "owner_id": alice.user_id} for i in range(3)])
+    insert_items(raw_db, schema, [{"title": "b0", "owner_id": bob.user_id}])
     engine = make_engine(acl_authenticated=ALL, list_access_rule=OWNER, create_access_rule=None)
     for _ in range(2):
         assert engine.list(alice, ListQuery(count=True)).total_count == 3
         assert engine.list(bob, ListQuery(count=True)).total_count == 1
-        assert engine.list(alice, _query(("title", "a1"), count=True)).total_count == 1
-        assert engine.list(alice, _query(("title", "b0"), count=True)).total_count == 0
-        assert engine.list(bob, _query(("title", "b0"), count=True)).total_count == 1
+        assert engine.list(alice, filter_query(("title", "a1"), count=True)).total_count == 1
+        assert engine.list(alice, filter_query(("title", "b0"), count=True)).total_count == 0
+        assert engine.list(bob, filter_query(("title", "b0"), count=True)).total_count == 1
     # A write through the engine (driver connection) is seen by the next count.
     engine.create(bob, {"title": "b1", "owner_id": bob.user_id})
     assert engine.list(bob, ListQuery(count=True)).total_count == 2
     assert engine.list(alice, ListQuery(count=True)).total_count == 3
-    (b0,) = engine.list(bob, _query(("title", "b0"))).records
+    (b0,) = engine.list(bob, filter_query(("title", "b0"))).records
     engine.delete(bob, b0["id"])
     assert engine.list(bob, ListQuery(count=True)).total_count == 1
 
 
-def test_regex_filters_bind_their_own_pattern_on_a_shared_shape(db, schema, make_engine):
-    insert_items(db, schema, [{"title": t} for t in ("apple", "banana", "cherry")])
+def test_regex_filters_bind_their_own_pattern_on_a_shared_shape(raw_db, schema, make_engine):
+    insert_items(raw_db, schema, [{"title": t} for t in ("apple", "banana", "cherry")])
     engine = make_engine()
     for pattern, titles in (
         ("^a", ["apple"]),
@@ -206,7 +205,7 @@ def test_regex_filters_bind_their_own_pattern_on_a_shared_shape(db, schema, make
         ("y$", ["cherry"]),
         ("^a", ["apple"]),
     ):
-        page = engine.list(SYSTEM, _query(("title[re]", pattern), order="title", count=True))
+        page = engine.list(SYSTEM, filter_query(("title[re]", pattern), order="title", count=True))
         assert [r["title"] for r in page.records] == titles, pattern
         assert page.total_count == len(titles)
 
@@ -221,17 +220,17 @@ def test_regex_filters_bind_their_own_pattern_on_a_shared_shape(db, schema, make
     ],
 )
 def test_hidden_and_excluded_columns_are_refused_after_a_shape_is_warm(
-    db, schema, make_engine, pairs
+    raw_db, schema, make_engine, pairs
 ):
-    insert_items(db, schema, [{"title": "x", "_secret": "s", "hidden": "h"}])
+    insert_items(raw_db, schema, [{"title": "x", "_secret": "s", "hidden": "h"}])
     engine = make_engine(excluded_columns=["hidden"])
     # Warm shapes of the same layout on readable columns first.
-    assert _titles(engine, _query(("title", "x"))) == ["x"]
-    assert _titles(
-        engine, _query(("filter[$or][0][title]", "x"), ("filter[$or][1][grp][$is]", "NULL"))
+    assert list_titles(engine, filter_query(("title", "x"))) == ["x"]
+    assert list_titles(
+        engine, filter_query(("filter[$or][0][title]", "x"), ("filter[$or][1][grp][$is]", "NULL"))
     ) == ["x"]
     with pytest.raises(BadRequestError):
-        engine.list(SYSTEM, _query(*pairs))
+        engine.list(SYSTEM, filter_query(*pairs))
     for order in ("_secret", "-_secret,title", "hidden", "title,-hidden"):
         with pytest.raises(BadRequestError):
             engine.list(SYSTEM, ListQuery(order=order))
@@ -240,7 +239,7 @@ def test_hidden_and_excluded_columns_are_refused_after_a_shape_is_warm(
     assert "hidden" not in page.records[0] and "_secret" not in page.records[0]
 
 
-def test_no_client_value_reaches_the_sql_text(db, schema, users, make_engine, monkeypatch):
+def test_no_client_value_reaches_the_sql_text(raw_db, schema, users, make_engine, monkeypatch):
     statements: list[str] = []
     run = CompiledQuery.run
 
@@ -249,7 +248,9 @@ def test_no_client_value_reaches_the_sql_text(db, schema, users, make_engine, mo
         return run(self, connection, args)
 
     monkeypatch.setattr(CompiledQuery, "run", spy)
-    sa.event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    sa.event.listen(
+        raw_db.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+    )
     alice = users["alice"]
     engine = make_engine(
         acl_authenticated=ALL,
@@ -261,8 +262,10 @@ def test_no_client_value_reaches_the_sql_text(db, schema, users, make_engine, mo
         alice, {"title": f"{marker}1", "owner_id": alice.user_id, "score": 4242}
     )
     engine.update(alice, item, {"title": f"{marker}2", "grp": f"{marker}g"})
-    engine.list(alice, _query(("title", f"{marker}2"), ("grp[like]", f"{marker}%"), count=True))
-    engine.list(alice, _query(("title[re]", f"^{marker}"), ("score[gt]", "4241"), count=True))
+    engine.list(
+        alice, filter_query(("title", f"{marker}2"), ("grp[like]", f"{marker}%"), count=True)
+    )
+    engine.list(alice, filter_query(("title[re]", f"^{marker}"), ("score[gt]", "4241"), count=True))
     page = engine.list(alice, ListQuery(order="score,title", limit=7, offset=3))
     first = engine.list(alice, ListQuery(order="score,title", limit=1))
     engine.list(alice, ListQuery(order="score,title", limit=1, cursor=first.cursor))
@@ -277,9 +280,9 @@ def test_no_client_value_reaches_the_sql_text(db, schema, users, make_engine, mo
 # -- writes on the driver connection ---------------------------------------------------------
 
 
-def test_rule_denied_writes_write_nothing(db, schema, users, make_engine):
+def test_rule_denied_writes_write_nothing(raw_db, schema, users, make_engine):
     alice, bob = users["alice"], users["bob"]
-    (victim,) = insert_items(db, schema, [{"title": "bob's", "owner_id": bob.user_id}])
+    (victim,) = insert_items(raw_db, schema, [{"title": "bob's", "owner_id": bob.user_id}])
     engine = make_engine(
         acl_authenticated=ALL,
         read_access_rule=OWNER,
@@ -287,7 +290,7 @@ def test_rule_denied_writes_write_nothing(db, schema, users, make_engine):
         delete_access_rule=OWNER,
         create_access_rule="_REQ_.owner_id = _USER_.id",
     )
-    before = _rows(db, schema)
+    before = _rows(raw_db, schema)
     # Warm each write shape with an allowed request first, then the same shape denied.
     (own,) = engine.create(alice, {"title": "alice's", "owner_id": alice.user_id})
     engine.update(alice, own, {"score": 1})
@@ -303,31 +306,33 @@ def test_rule_denied_writes_write_nothing(db, schema, users, make_engine):
     with pytest.raises(NotFoundError):
         engine.delete(alice, victim)
     engine.delete(alice, own)
-    assert _rows(db, schema) == before
+    assert _rows(raw_db, schema) == before
 
 
-def test_unique_violation_is_a_conflict_and_writes_nothing(db, schema, make_engine):
+def test_unique_violation_is_a_conflict_and_writes_nothing(raw_db, schema, make_engine):
     engine = make_engine()
     (first,) = engine.create(SYSTEM, {"title": "taken"})
     (second,) = engine.create(SYSTEM, {"title": "free"})
-    before = _rows(db, schema)
+    before = _rows(raw_db, schema)
     with pytest.raises(ConflictError):
         engine.create(SYSTEM, {"title": "taken"})
     with pytest.raises(ConflictError):
         engine.create(SYSTEM, [{"title": "new"}, {"title": "taken"}])
     with pytest.raises(ConflictError):
         engine.update(SYSTEM, second, {"title": "taken"})
-    assert _rows(db, schema) == before
+    assert _rows(raw_db, schema) == before
     # The engine (and its compiled statements) still work afterwards, on both dialects.
     engine.update(SYSTEM, second, {"title": "freed"})
     engine.delete(SYSTEM, first)
-    assert [r["title"] for r in _rows(db, schema)] == ["freed"]
+    assert [r["title"] for r in _rows(raw_db, schema)] == ["freed"]
 
 
-def test_a_failing_write_job_leaves_the_other_jobs_of_its_batch_committed(db, schema, make_engine):
+def test_a_failing_write_job_leaves_the_other_jobs_of_its_batch_committed(
+    raw_db, schema, make_engine
+):
     engine = make_engine()
     engine.create(SYSTEM, {"title": "taken"})
-    executor = DatabaseExecutor(db)
+    executor = DatabaseExecutor(raw_db)
 
     async def main() -> list[Any]:
         jobs = []
@@ -343,7 +348,7 @@ def test_a_failing_write_job_leaves_the_other_jobs_of_its_batch_committed(db, sc
     failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
     assert failed == [1, 5, 9]
     assert all(isinstance(results[i], ConflictError) for i in failed)
-    titles = sorted(r["title"] for r in _rows(db, schema))
+    titles = sorted(r["title"] for r in _rows(raw_db, schema))
     assert titles == sorted(["taken"] + [f"t{i}" for i in range(12) if i % 4 != 1])
 
 
@@ -356,8 +361,8 @@ def _rows(db: Database, schema) -> list[dict[str, Any]]:
 # -- _REQ_FIELDS_ as one JSON parameter --------------------------------------------------------
 
 
-def test_req_fields_matches_unicode_and_quoted_field_names(db, schema):
-    table = _odd_table(db)
+def test_req_fields_matches_unicode_and_quoted_field_names(raw_db, schema):
+    table = _odd_table(raw_db)
     rule = "'wé\"ird' NOT IN _REQ_FIELDS_ AND NOT ('it''s' IN _REQ_FIELDS_)"
     config = RecordApiConfig(
         name="odd",
@@ -366,7 +371,7 @@ def test_req_fields_matches_unicode_and_quoted_field_names(db, schema):
         create_access_rule=rule,
         update_access_rule=rule,
     )
-    engine = RecordEngine(db, config, table)
+    engine = RecordEngine(raw_db, config, table)
     (record,) = engine.create(ANONYMOUS, {"title": "t"})
     anyone = ANONYMOUS
     with pytest.raises(PermissionDeniedError):
@@ -380,22 +385,22 @@ def test_req_fields_matches_unicode_and_quoted_field_names(db, schema):
     # An empty request: no field is in it (the old expanding form sent [""]).
     assert engine.update(anyone, record, {})["title"] == "t"
     assert engine.update(anyone, record, {"and": "ok"})["and"] == "ok"
-    with db.read() as connection:
+    with raw_db.read() as connection:
         rows = connection.execute(sa.select(table)).mappings().all()
     assert [(r["title"], r['wé"ird'], r["it's"], r["and"]) for r in rows] == [
         ("t", None, None, "ok")
     ]
 
 
-def test_req_fields_in_is_false_for_an_empty_request(db, schema):
-    table = _odd_table(db)
+def test_req_fields_in_is_false_for_an_empty_request(raw_db, schema):
+    table = _odd_table(raw_db)
     config = RecordApiConfig(
         name="odd",
         table_name="odd",
         acl_world=ALL,
         update_access_rule="'' IN _REQ_FIELDS_ OR 'title' IN _REQ_FIELDS_",
     )
-    engine = RecordEngine(db, config, table)
+    engine = RecordEngine(raw_db, config, table)
     (record,) = engine.create(SYSTEM, {"title": "t"})
     anyone = ANONYMOUS
     with pytest.raises(PermissionDeniedError):
@@ -430,7 +435,7 @@ def test_fast_timestamp_parsing_equals_the_general_path(text):
     assert value.utcoffset().total_seconds() == 0
 
 
-def test_timestamps_read_back_as_utc_from_sqlite_text(db, schema, make_engine):
+def test_timestamps_read_back_as_utc_from_sqlite_text(raw_db, schema, make_engine):
     engine = make_engine()
     moment = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     (item,) = engine.create(SYSTEM, {"title": "t", "due": moment.isoformat()})
@@ -440,11 +445,13 @@ def test_timestamps_read_back_as_utc_from_sqlite_text(db, schema, make_engine):
     assert record["created_at"].tzinfo is not None
 
 
-def test_a_date_only_timestamp_written_by_another_tool_reads_back_aware(db, schema, make_engine):
+def test_a_date_only_timestamp_written_by_another_tool_reads_back_aware(
+    raw_db, schema, make_engine
+):
     # Another tool (a CSV import, SQLite's date()) may store a bare date in a timestamp
     # column; TinyBase promises timezone-aware UTC datetimes whatever the stored text.
-    (item,) = insert_items(db, schema, [{"title": "t"}])
-    with db.write() as connection:
+    (item,) = insert_items(raw_db, schema, [{"title": "t"}])
+    with raw_db.write() as connection:
         connection.execute(
             sa.text("UPDATE items SET due = '2024-02-29' WHERE id = :id"), {"id": item}
         )
@@ -457,7 +464,7 @@ def test_a_date_only_timestamp_written_by_another_tool_reads_back_aware(db, sche
 
 
 def test_rules_with_placeholder_like_literals_run_on_the_driver_connection(
-    db, schema, users, make_engine
+    raw_db, schema, users, make_engine
 ):
     # The rule's SQL text reaches the driver as is: '%', '?' and ':x' inside its string
     # literals must stay literals under both drivers' parameter styles.
@@ -475,8 +482,8 @@ def test_rules_with_placeholder_like_literals_run_on_the_driver_connection(
     (ok,) = engine.create(alice, {"title": "ok1"})
     with pytest.raises(PermissionDeniedError):
         engine.create(alice, {"title": "what?"})
-    (hidden,) = insert_items(db, schema, [{"title": "a:b %s"}])
-    assert _titles(engine, ListQuery(order="title"), alice) == ["ok1"]
+    (hidden,) = insert_items(raw_db, schema, [{"title": "a:b %s"}])
+    assert list_titles(engine, ListQuery(order="title"), alice) == ["ok1"]
     assert engine.read(alice, ok)["title"] == "ok1"
     with pytest.raises(NotFoundError):
         engine.read(alice, hidden)
@@ -484,4 +491,4 @@ def test_rules_with_placeholder_like_literals_run_on_the_driver_connection(
     with pytest.raises(NotFoundError):
         engine.update(alice, hidden, {"score": 1})
     engine.delete(alice, ok)
-    assert [r["title"] for r in _rows(db, schema)] == ["a:b %s"]
+    assert [r["title"] for r in _rows(raw_db, schema)] == ["a:b %s"]
