@@ -193,7 +193,15 @@ def test_environment_variable_of_the_database_url() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["TINYBASE_CONFIG", "TINYBASE_REQUIRE_PG", "TINYBASE_ADMIN_EMAIL", "TINYBASE_ADMIN_PASSWORD"],
+    [
+        "TINYBASE_CONFIG",
+        "TINYBASE_REQUIRE_PG",
+        "TINYBASE_REQUIRE_BROWSER",
+        "TINYBASE_REQUIRE_PYTHON313",
+        "TINYBASE_PYTHON313",
+        "TINYBASE_ADMIN_EMAIL",
+        "TINYBASE_ADMIN_PASSWORD",
+    ],
 )
 def test_non_setting_variables_are_allowed(name: str) -> None:
     check_environment({name: "x", "TINYBASE_DB_URL": "sqlite://", "OTHER_THING": "y"})

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from tests.collections.helpers import insert_user
 from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
-from tinybase.collections.records import CollectionRecords
+from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import Database
 from tinybase.records.registry import RecordApiRegistry
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from tinybase.auth.principal import SYSTEM, Principal
 from tinybase.collections.catalog import CollectionCatalog
-from tinybase.collections.records import CollectionRecords
+from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import Database
 from tinybase.errors import ConflictError, PermissionDeniedError, ValidationError
 

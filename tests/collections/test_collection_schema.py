@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from tinybase.collections.field_schema import parse_schema
 from tinybase.collections.fields import FieldType
 from tinybase.collections.names import collection_name_problem
-from tinybase.collections.schema import parse_schema
 from tinybase.errors import ValidationError
 
 

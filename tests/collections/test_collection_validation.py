@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tinybase.collections.schema import CollectionSchema, parse_schema
+from tinybase.collections.field_schema import CollectionSchema, parse_schema
 from tinybase.collections.validation import validate_record_data
 from tinybase.errors import ValidationError
 

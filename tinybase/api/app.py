@@ -21,10 +21,10 @@ from tinybase.api.routes import (
     docs,
     health,
     record_apis,
-    records,
     settings,
     setup_page,
     trailbase_auth,
+    trailbase_records,
     transaction,
 )
 from tinybase.api.routing import add_plain_routes
@@ -70,7 +70,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     # The record families first: FastAPI tries routes in order, and these carry the traffic
     # (the prefixes are disjoint, so the order changes nothing else). They are the app's
     # own routes, not included routers (see tinybase.api.routing).
-    add_plain_routes(app.router, records.router)
+    add_plain_routes(app.router, trailbase_records.router)
     add_plain_routes(app.router, collections.records_router)
     for module in (
         collections,
@@ -87,7 +87,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="docs-static")
     # The undocumented /api/v1/records aliases last: no other path tries them first.
-    add_plain_routes(app.router, records.aliases)
+    add_plain_routes(app.router, trailbase_records.aliases)
     return app
 
 

@@ -8,7 +8,7 @@ from tinybase.api.state import AppState
 from tinybase.auth.factory import build_auth_service
 from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
-from tinybase.collections.records import CollectionRecords
+from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
 from tinybase.db.migrate import upgrade
 from tinybase.records.executor import DatabaseExecutor

@@ -16,7 +16,7 @@ from tinybase.auth.service import AuthService
 from tinybase.auth.tokens import TokenService
 from tinybase.auth.users import UserService
 from tinybase.collections.catalog import CollectionCatalog
-from tinybase.collections.records import CollectionRecords
+from tinybase.collections.collection_records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
 from tinybase.records.changes import ChangeStream

@@ -3,7 +3,7 @@
 :class:`CollectionApiSource` implements the records layer's ``RecordApiSource`` protocol
 (``record_apis() -> Iterable[tuple[RecordApiConfig, sa.Table]]``): one API per collection,
 named after it, built from its ``options.access`` (see :mod:`tinybase.collections.access`),
-carrying the collection's :class:`~tinybase.collections.records.CollectionValidator`.
+carrying the collection's :class:`~tinybase.collections.validator.CollectionValidator`.
 Every other API over a collection's table (admin-defined, configured) gets the same
 validator through ``validator_for``.
 The registry is told to drop what it cached whenever a collection changes (see
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from tinybase.collections.catalog import CollectionCatalog, definition_of
-from tinybase.collections.records import CollectionValidator, with_validator
+from tinybase.collections.validator import CollectionValidator, with_validator
 from tinybase.records.config import RecordApiConfig, RecordValidator
 from tinybase.records.engine import ExpandLookup
 from tinybase.records.registry import RecordApiRegistry

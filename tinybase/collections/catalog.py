@@ -35,8 +35,8 @@ import sqlalchemy as sa
 
 from tinybase.auth.principal import Principal
 from tinybase.collections.access import allowed_operations, parse_options, record_api_config
+from tinybase.collections.field_schema import CollectionSchema, parse_schema
 from tinybase.collections.names import collection_name_problem
-from tinybase.collections.schema import CollectionSchema, parse_schema
 from tinybase.collections.tables import build_table
 from tinybase.collections.validation import FieldValueError, convert_value
 from tinybase.collections.views import create_record_view, drop_record_view

@@ -32,7 +32,7 @@ from sqlmodel import Session
 from tinybase.auth.principal import SYSTEM
 from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
-from tinybase.collections.records import CollectionRecords
+from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import Database
 from tinybase.db.models import Collection, Record
 from tinybase.errors import NotFoundError

@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from tinybase.collections.field_schema import CollectionSchema, FieldSchema
 from tinybase.collections.fields import FieldType, column_type
-from tinybase.collections.schema import CollectionSchema, FieldSchema
 from tinybase.db.types import UTCDateTime
 
 __all__ = ["USER_TABLE", "build_table", "constraint_name"]

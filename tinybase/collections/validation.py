@@ -22,7 +22,7 @@ from tinybase.errors import ValidationError
 from tinybase.records.values import check_json
 
 if TYPE_CHECKING:
-    from tinybase.collections.schema import CollectionSchema, FieldSchema
+    from tinybase.collections.field_schema import CollectionSchema, FieldSchema
 
 __all__ = ["FieldValueError", "convert_value", "field_error", "validate_record_data"]
 

@@ -26,8 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from tinybase.collections.field_schema import CollectionSchema
 from tinybase.collections.fields import FieldType
-from tinybase.collections.schema import CollectionSchema
 from tinybase.db.types import UTCDateTime
 
 __all__ = ["VIEW_NAME", "create_record_view", "drop_record_view", "record_view_select"]

@@ -19,8 +19,8 @@ from tinybase.data.errors import (
     NotFoundError,
     SchemaChangeError,
 )
-from tinybase.data.records import UNSET
-from tinybase.data.schema import sync_table
+from tinybase.data.rowclasses import UNSET
+from tinybase.data.sync import sync_table
 from tinybase.data.table import Table
 
 __all__ = [

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from tinybase.data.codecs import sql_type_for
 from tinybase.data.errors import InvalidDataError
-from tinybase.data.records import class_fields, make_flexiclass, snake_case
-from tinybase.data.schema import sync_table
-from tinybase.data.schema_diff import type_key
+from tinybase.data.rowclasses import class_fields, make_flexiclass, snake_case
+from tinybase.data.sync import sync_table
+from tinybase.data.sync_diff import type_key
 from tinybase.data.table import Table
 from tinybase.data.tableinfo import reflect_table
 

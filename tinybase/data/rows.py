@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinybase.data.codecs import Loader, loader_for
-from tinybase.data.records import class_fields
+from tinybase.data.rowclasses import class_fields
 from tinybase.data.tableinfo import TableInfo
 
 __all__ = ["RowBuilder"]

@@ -11,7 +11,7 @@ from tinybase.data import engine as _engine
 from tinybase.data.codecs import dump_argument, python_type_for_kind
 from tinybase.data.errors import DataError, InvalidDataError, NotFoundError
 from tinybase.data.placeholders import translate_placeholders
-from tinybase.data.records import UNSET, as_record, camel_case, make_dataclass
+from tinybase.data.rowclasses import UNSET, as_record, camel_case, make_dataclass
 from tinybase.data.rows import RowBuilder
 from tinybase.data.statements import Statements
 from tinybase.data.tableinfo import CompiledStatement, TableInfo

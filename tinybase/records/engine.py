@@ -33,12 +33,12 @@ from tinybase.records.cursor import encode_cursor
 from tinybase.records.expand import expand_records
 from tinybase.records.filters import uses_regex
 from tinybase.records.integrity import map_database_errors
+from tinybase.records.json_schema import json_schema
 from tinybase.records.keys import base64_uuid, plain_id, primary_key, unique_column_sets
 from tinybase.records.listing import ColumnAllowlist, Lister
 from tinybase.records.order import sort_keys
 from tinybase.records.query import ListQuery, ListResult
 from tinybase.records.rules import ROW_ALIAS, CompiledRule, Operation
-from tinybase.records.schema import json_schema
 from tinybase.records.statements import ID_PARAM, IDS_PARAM, Statements
 from tinybase.records.values import ValueKind, convert, value_kind
 from tinybase.utils import utcnow, uuid7

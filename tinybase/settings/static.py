@@ -47,6 +47,8 @@ OTHER_ENV_VARIABLES = frozenset(
         # Read by the test suite's fixtures (CI sets them): a missing server fails, not skips.
         "TINYBASE_REQUIRE_PG",
         "TINYBASE_REQUIRE_BROWSER",
+        "TINYBASE_REQUIRE_PYTHON313",
+        "TINYBASE_PYTHON313",  # the interpreter for TrailBase's Python client
     }
 )
 

@@ -23,7 +23,7 @@ without FastAPI's parameter solving.
 The caller is resolved first: a bad token is a 401 before any parameter is checked.
 Record handlers are ``async`` and send their one blocking call (catalog lookup, validation
 and the engine) to the database's :class:`~tinybase.records.executor.DatabaseExecutor`
-(see :mod:`tinybase.api.routes.records`); collection management stays plain ``def``.
+(see :mod:`tinybase.api.routes.trailbase_records`); collection management stays plain ``def``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.auth.principal import Principal
 from tinybase.collections.access import may_see
 from tinybase.collections.catalog import collection_row, collection_view, definition_of
-from tinybase.collections.records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from tinybase.collections.collection_records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from tinybase.errors import BadRequestError, NotFoundError
 from tinybase.records.conflicts import caller_key
 

@@ -18,7 +18,7 @@ from sqlalchemy.schema import CreateColumn
 
 from tinybase.data.codecs import column_kind
 from tinybase.data.errors import SchemaChangeError
-from tinybase.data.schema_diff import SchemaDiff, constraint_columns, type_key
+from tinybase.data.sync_diff import SchemaDiff, constraint_columns, type_key
 
 __all__ = ["apply_sqlite"]
 

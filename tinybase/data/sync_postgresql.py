@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import AddConstraint, CreateColumn
 
 from tinybase.data.errors import SchemaChangeError
-from tinybase.data.schema_diff import SchemaDiff, constraint_columns
+from tinybase.data.sync_diff import SchemaDiff, constraint_columns
 
 __all__ = ["apply_postgresql"]
 

@@ -22,9 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from tinybase.data.errors import SchemaChangeError
-from tinybase.data.schema_diff import diff_table
-from tinybase.data.schema_postgresql import apply_postgresql
-from tinybase.data.schema_sqlite import apply_sqlite
+from tinybase.data.sync_diff import diff_table
+from tinybase.data.sync_postgresql import apply_postgresql
+from tinybase.data.sync_sqlite import apply_sqlite
 
 __all__ = ["sync_indexes", "sync_table"]
 

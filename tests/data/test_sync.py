@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tinybase.data import Database, SchemaChangeError, sync_table
-from tinybase.data.schema_diff import diff_table
+from tinybase.data.sync_diff import diff_table
 
 TableFactory = Callable[..., sa.Table]
 

@@ -1,7 +1,7 @@
 """What differs between a table as it is and as it should be (:func:`diff_table`).
 
-The comparison behind :func:`tinybase.data.schema.sync_table`, shared by its dialect
-modules (:mod:`.schema_sqlite` rebuilds, :mod:`.schema_postgresql` alters), which apply it.
+The comparison behind :func:`tinybase.data.sync.sync_table`, shared by its dialect
+modules (:mod:`.sync_sqlite` rebuilds, :mod:`.sync_postgresql` alters), which apply it.
 """
 
 from __future__ import annotations
