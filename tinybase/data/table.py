@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from tinybase.data import engine as _engine
 from tinybase.data.codecs import dump_argument, python_type_for_kind
 from tinybase.data.errors import DataError, InvalidDataError, NotFoundError
 from tinybase.data.placeholders import translate_placeholders
 from tinybase.data.rowclasses import UNSET, as_record, camel_case, make_dataclass
 from tinybase.data.rows import RowBuilder
+from tinybase.data.runner import StatementRunner
 from tinybase.data.statements import Statements
 from tinybase.data.tableinfo import CompiledStatement, TableInfo
 
@@ -69,12 +67,7 @@ class Table:
         self.cls = cls
         pks = self._info.pks
         self._single_pk = self._info.dumpers[pks[0]] if len(pks) == 1 else None
-        self._dbapi_error = self._info.dialect.loaded_dbapi.Error
-        self._direct_writes = _can_write_directly(db)
-        # The writer lock and raw writer connection, for the direct paths only (SQLite).
-        self._dbapi_writer = db.dbapi_writer() if self._direct_writes else None
-        # SQLite in memory: reads share the one connection, under the writer lock (see _fetch).
-        self._memory_reads = self._direct_writes and db.is_memory
+        self._runner = StatementRunner(db, self._info)
 
     @property
     def cls(self) -> type | None:
@@ -146,7 +139,7 @@ class Table:
         statement = self._get_statement
         if statement is None:
             statement = self._get_statement = self._statements.get(self._xtra)
-        rows = self._fetch(statement, statement.parameters(self._key_values(key)))
+        rows = self._runner.fetch(statement, statement.parameters(self._key_values(key)))
         if not rows:
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
         return self._builder(self._info.columns)(rows[0])
@@ -162,7 +155,7 @@ class Table:
 
     def __contains__(self, key: Any) -> bool:
         statement = self._statements.exists(self._xtra)
-        return bool(self._fetch(statement, statement.parameters(self._key_values(key))))
+        return bool(self._runner.fetch(statement, statement.parameters(self._key_values(key))))
 
     def __call__(
         self,
@@ -207,7 +200,7 @@ class Table:
         values = self._where_values(where, where_args)
         if limit is not None or offset is not None:
             values.update(_limits(limit, offset))
-        rows = self._fetch(statement, statement.parameters(values))
+        rows = self._runner.fetch(statement, statement.parameters(values))
         if key_indexes is None:
             return [build(row) for row in rows]
         return [(_key_of(row, key_indexes), build(row)) for row in rows]
@@ -260,7 +253,7 @@ class Table:
         """The number of rows matching ``where`` (and ``xtra``)."""
         statement = self._statements.count(where, self._xtra)
         values = self._where_values(where, where_args)
-        return self._fetch(statement, statement.parameters(values))[0][0]
+        return self._runner.fetch(statement, statement.parameters(values))[0][0]
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -278,7 +271,7 @@ class Table:
             parameters = tuple(values.values())
         else:
             parameters = statement.parameters(_named(values))
-        rows = self._write(statement, parameters, sequence=values)
+        rows = self._runner.write(statement, parameters, after=self._sequence_step(values))
         return self._builder(self._info.columns)(rows[0])
 
     def insert_all(self, records: Iterable[Any]) -> Table:
@@ -309,7 +302,7 @@ class Table:
             return self[key]
         statement = self._statements.update(tuple(changes), self._xtra)
         values = {**_named(changes), **self._key_params(key, dumped=True), **self._xtra_params()}
-        rows = self._write(statement, statement.parameters(values))
+        rows = self._runner.write(statement, statement.parameters(values))
         if not rows:
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
         return self._builder(self._info.columns)(rows[0])
@@ -329,7 +322,9 @@ class Table:
         changes = tuple(c for c in values if c not in self._info.pks and c not in self._xtra)
         statement = self._statements.upsert(tuple(values), changes, self._xtra)
         values_and_xtra = {**_named(values), **self._xtra_params()}
-        rows = self._write(statement, statement.parameters(values_and_xtra), sequence=values)
+        rows = self._runner.write(
+            statement, statement.parameters(values_and_xtra), after=self._sequence_step(values)
+        )
         if not rows:
             key = tuple(values[pk] for pk in self._info.pks)
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
@@ -343,7 +338,7 @@ class Table:
         """
         statement = self._statements.delete(self._xtra)
         parameters = statement.parameters(self._key_values(key))
-        if self._write(statement, parameters, rowcount=True) == 0:
+        if self._runner.write(statement, parameters, rowcount=True) == 0:
             raise NotFoundError(f"{self.name}: no row with key {key!r}")
         return self
 
@@ -353,7 +348,7 @@ class Table:
         """Delete the rows matching ``where`` (and ``xtra``). Returns how many were deleted."""
         statement = self._statements.delete_where(where, self._xtra)
         values = self._where_values(where, where_args)
-        return self._write(statement, statement.parameters(values), rowcount=True)
+        return self._runner.write(statement, statement.parameters(values), rowcount=True)
 
     def drop(self) -> None:
         """Drop the table.
@@ -369,15 +364,16 @@ class Table:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _advance_sequence(self, connection: Any, values: Mapping[str, Any]) -> None:
-        """After an explicit id on PostgreSQL, move the sequence past it (SQLite does so)."""
+    def _sequence_step(self, values: Mapping[str, Any]) -> Callable[[Any], None] | None:
+        """After an explicit id on PostgreSQL, the step that moves the sequence past it
+        (SQLite does so itself): None when there is nothing to move."""
         generated = self._info.generated_pk
         if generated is None or generated not in values or self._info.dialect.name == "sqlite":
-            return
+            return None
         statement = self._statements.advance_sequence()
         parameters = {"table": self._info.table.name, "column": generated}
         parameters = statement.parameters({**parameters, "value": values[generated]})
-        self._execute(connection, statement.sql, parameters)
+        return lambda connection: self._runner.execute(connection, statement.sql, parameters)
 
     def _dump(self, record: Mapping[str, Any]) -> dict[str, Any]:
         dumpers = self._info.dumpers
@@ -481,96 +477,9 @@ class Table:
     def _row(self, rows: list[Any]) -> Any:
         return self._builder(self._info.columns)(rows[0])
 
-    def _fetch(self, statement: CompiledStatement, parameters: Any) -> list[Any]:
-        """Run a read with DBAPI ``parameters`` and return all its rows."""
-        db = self.db
-        connection = db.reader_connection()
-        if connection is not None:
-            return self._execute(connection, statement.sql, parameters).fetchall()
-        if self._memory_reads:
-            # SQLite in memory: one connection for everything, serialized by the writer
-            # lock; a lone SELECT in autocommit mode is its own transaction.
-            with self._dbapi_writer as raw:
-                return self._execute(raw, statement.sql, parameters).fetchall()
-        with db.dbapi_read() as connection:
-            return self._execute(connection, statement.sql, parameters).fetchall()
-
-    def _write(
-        self,
-        statement: CompiledStatement,
-        parameters: Any,
-        *,
-        rowcount: bool = False,
-        sequence: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Run a write with DBAPI ``parameters``: its rows, or its row count."""
-        db = self.db
-        if self._direct_writes and not db.in_transaction:
-            return self._write_directly(statement, parameters, rowcount)
-        with db.write() as connection:
-            raw = connection.connection.driver_connection
-            cursor = self._execute(raw, statement.sql, parameters)
-            result = cursor.rowcount if rowcount else cursor.fetchall()
-            if sequence is not None:
-                self._advance_sequence(raw, sequence)
-            return result
-
-    def _write_directly(self, statement: CompiledStatement, parameters: Any, rowcount: bool) -> Any:
-        """SQLite outside ``db.write()``: the transaction of ``db.write()`` without its
-        SQLAlchemy bookkeeping (a third of an insert's time).
-
-        Same semantics: the process-wide writer lock and the Database's writer connection
-        (both from :meth:`Database.dbapi_writer`), ``BEGIN IMMEDIATE`` (what its ``begin``
-        event emits), COMMIT, and ROLLBACK on any error. Only used when the engine has no
-        other transaction event listeners.
-        """
-        with self._dbapi_writer as raw:
-            self.db.begin_immediate(raw)  # waits for another process's write, as write() does
-            try:
-                cursor = self._execute(raw, statement.sql, parameters)
-                result = cursor.rowcount if rowcount else cursor.fetchall()
-                self._execute(raw, "COMMIT", ())
-            except BaseException:
-                if raw.in_transaction:
-                    raw.rollback()
-                raise
-            return result
-
-    def _execute(self, connection: Any, sql: str, parameters: Any) -> Any:
-        """Execute on a DBAPI connection; driver errors become SQLAlchemy exceptions."""
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, parameters)
-        except self._dbapi_error as exc:
-            raise sa.exc.DBAPIError.instance(
-                sql, parameters, exc, self._dbapi_error, dialect=self._info.dialect
-            ) from exc
-        return cursor
-
 
 #: (statement, row builder, indexes of the key columns for ``with_pk`` or None)
 _SelectPlan = tuple[CompiledStatement, Callable[[Sequence[Any]], Any], list[int] | None]
-
-
-def _can_write_directly(db: Database) -> bool:
-    """True when :meth:`Table._write_directly` does exactly what ``db.write()`` would.
-
-    That is SQLite with the writer lock and writer connection of :class:`Database`, and an
-    engine whose only transaction event is the ``BEGIN [IMMEDIATE]`` of
-    :func:`tinybase.data.create_engine` (a listener added by someone else must still run).
-    """
-    if not db.has_writer_lock:
-        return False
-    dispatch = db.engine.dispatch
-    on_begin = getattr(_engine, "_on_begin", None)
-    return (
-        db.engine.dialect.name == "sqlite"
-        and list(dispatch.begin) == [on_begin]
-        and not any(
-            list(getattr(dispatch, event))
-            for event in ("commit", "rollback", "savepoint", "before_execute")
-        )
-    )
 
 
 def _key_of(row: Sequence[Any], indexes: list[int]) -> Any:
