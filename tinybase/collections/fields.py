@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from tinybase.db.types import UTCDateTime
+from tinybase.records.values import ValueKind
 
 __all__ = [
     "LIST_ITEM_TYPES",
@@ -59,6 +60,25 @@ class FieldType(StrEnum):
     def is_numeric(self) -> bool:
         return self in (FieldType.INTEGER, FieldType.NUMBER)
 
+    @property
+    def value_kind(self) -> str:
+        """The kind of value the record engine converts it to (a ``list[...]`` is JSON)."""
+        return _VALUE_KINDS.get(self, ValueKind.TEXT)
+
+
+_VALUE_KINDS: dict[FieldType, str] = {
+    FieldType.INTEGER: ValueKind.INTEGER,
+    FieldType.NUMBER: ValueKind.NUMBER,
+    FieldType.BOOLEAN: ValueKind.BOOLEAN,
+    FieldType.DATETIME: ValueKind.DATETIME,
+    FieldType.DATE: ValueKind.DATE,
+    FieldType.JSON: ValueKind.JSON,
+    FieldType.RELATION: ValueKind.UUID,
+    FieldType.LIST_STRING: ValueKind.JSON,
+    FieldType.LIST_INTEGER: ValueKind.JSON,
+    FieldType.LIST_NUMBER: ValueKind.JSON,
+    FieldType.LIST_BOOLEAN: ValueKind.JSON,
+}
 
 LIST_ITEM_TYPES: dict[FieldType, FieldType] = {
     FieldType.LIST_STRING: FieldType.STRING,

@@ -47,6 +47,7 @@ class CollectionValidator:
         self.catalog = catalog
         self.definition = definition
         self.engines = engines
+        self.typed_columns = frozenset(field.name for field in definition.schema.fields)
 
     def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
         """Typed values of the schema's fields, plus ``owner_id`` (which the rules guard).

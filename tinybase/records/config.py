@@ -27,10 +27,13 @@ class RecordValidator(Protocol):
     and transactions) validate the same way. Records never import collections.
 
     ``server_columns`` are the columns only the server sets (left out of the Insert and
-    Update JSON schemas).
+    Update JSON schemas). ``typed_columns`` are those whose values ``validate`` returns
+    converted already (with :func:`tinybase.records.values.convert`): the engine does not
+    convert them a second time.
     """
 
     server_columns: frozenset[str]
+    typed_columns: frozenset[str]
 
     def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
         """Return the values to store (typed, defaults filled when not ``partial``).

@@ -425,6 +425,8 @@ class RecordEngine:
         """Check and convert client values: known, visible, well-typed columns only."""
         if not isinstance(values, Mapping):
             raise ValidationError.for_field("body", "expected a JSON object")
+        validator = self.api.validator
+        typed = validator.typed_columns if validator is not None else frozenset()
         prepared: dict[str, Any] = {}
         for name, value in values.items():
             column = self.writable.get(name)
@@ -437,6 +439,9 @@ class RecordEngine:
             kind = self.kinds[name]
             if creating and name == self.pk and self.uuid_key:
                 kind = ValueKind.UUID  # a text UUID key takes client ids only if they are UUIDs
+            if name in typed:  # converted by the API's validator already
+                prepared[name] = value
+                continue
             try:
                 prepared[name] = convert(kind, value)
             except ValueError as exc:

@@ -68,12 +68,18 @@ def _is_uuid_decorator(column_type: sa.types.TypeDecorator[Any]) -> bool:
         return type(column_type).__name__ == "UUIDText"
 
 
-def convert(kind: str, value: Any) -> Any:
+def convert(kind: str, value: Any, *, strict: bool = False) -> Any:
     """Convert a client value to the Python type of a column of ``kind``.
+
+    The one conversion of client values in TinyBase: record APIs (bodies, filters, cursors)
+    and collection fields (:mod:`tinybase.collections.validation`, which adds each field's
+    own checks on top) go through it.
 
     Args:
         kind: a :class:`ValueKind`.
         value: text (query strings, forms) or a JSON value.
+        strict: the value came as JSON and must already have the JSON type of its kind
+            (no text for numbers or booleans, no numbers for text): collection fields.
 
     Returns:
         The converted value; ``None`` stays ``None``.
@@ -83,6 +89,8 @@ def convert(kind: str, value: Any) -> Any:
     """
     if value is None:
         return None
+    if strict and not isinstance(value, _JSON_TYPES[kind]):
+        raise ValueError(_EXPECTED[kind])
     return _CONVERTERS[kind](value)
 
 
@@ -269,6 +277,29 @@ def _to_json(value: Any) -> Any:
     check_json(value)
     return value
 
+
+# What JSON (and Python callers) may send for each kind in strict mode; bool is an int to
+# Python, so it is refused separately (see _to_integer, _to_number).
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    ValueKind.INTEGER: (int, float),
+    ValueKind.NUMBER: (int, float),
+    ValueKind.BOOLEAN: bool,
+    ValueKind.DATETIME: (str, datetime),
+    ValueKind.DATE: (str, date),
+    ValueKind.UUID: (str, uuid.UUID),
+    ValueKind.TEXT: str,
+    ValueKind.JSON: object,
+}
+_EXPECTED = {
+    ValueKind.INTEGER: "expected an integer",
+    ValueKind.NUMBER: "expected a number",
+    ValueKind.BOOLEAN: "expected a boolean",
+    ValueKind.DATETIME: "expected an ISO 8601 datetime",
+    ValueKind.DATE: "expected an ISO 8601 date",
+    ValueKind.UUID: "expected a UUID",
+    ValueKind.TEXT: "expected a string",
+    ValueKind.JSON: "expected a JSON value",
+}
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     ValueKind.INTEGER: _to_integer,
