@@ -259,8 +259,10 @@ class RecordEngine:
         values: Mapping[str, Any],
         *,
         partial: bool = True,
-    ) -> dict[str, Any]:
-        """Change some fields of a record; return it as the caller may see it (:meth:`seen`).
+        answer: bool = True,
+    ) -> dict[str, Any] | None:
+        """Change some fields of a record; return it as the caller may see it (:meth:`seen`),
+        or None without ``answer`` (callers that answer with no body skip that read).
 
         An update that names no field writes nothing (``updated_at`` stays): it checks the
         update rule and answers as a real update would. ``partial=False`` asks the API's
@@ -290,6 +292,8 @@ class RecordEngine:
                 row = self._unchanged_row(connection, principal, rule, key)
             if row is None:
                 self._raise_missing(connection, principal, key)
+            if not answer:
+                return None
             if self._reads_everything(principal):
                 return dict(zip(self.readable, row, strict=True))
             return self.seen(principal, key)

@@ -90,7 +90,7 @@ def execute_operations(
                 (record_id,) = engine.create(principal, _value(index, spec))
             elif kind == "Update":
                 record_id = _record_id(index, spec)
-                engine.update(principal, record_id, _value(index, spec))
+                engine.update(principal, record_id, _value(index, spec), answer=False)
             else:
                 record_id = _record_id(index, spec)
                 engine.delete(principal, record_id)

@@ -209,7 +209,7 @@ async def update_record(request: Request) -> Response:
     body = await _body(request)
     api, record_id = request.path_params["api"], request.path_params["record_id"]
     await Engines.of(request).write(
-        api, principal, lambda engine: engine.update(principal, record_id, body)
+        api, principal, lambda engine: engine.update(principal, record_id, body, answer=False)
     )
     return Response(status_code=200)
 
