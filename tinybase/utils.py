@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import Enum
 
-__all__ = ["AccessRule", "AuthLevel", "utcnow", "uuid7"]
+__all__ = ["AccessRule", "AuthLevel", "is_unicode", "utcnow", "uuid7"]
 
 
 class AuthLevel(str, Enum):
@@ -73,3 +73,15 @@ def uuid7() -> uuid.UUID:
     value |= 0x7 << 76 | counter << 64  # version 7, then the counter in rand_a
     value |= 0x2 << 62 | int.from_bytes(os.urandom(8)) & ((1 << 62) - 1)  # variant, rand_b
     return uuid.UUID(int=value)
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8: JSON can spell a lone UTF-16 surrogate
+    (``"\\ud800"``) that Python decodes but no database, hash or encoder takes."""
+    if text.isascii():  # O(1) in CPython
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

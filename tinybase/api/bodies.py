@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 from pydantic_core import PydanticCustomError
 
+from tinybase.utils import is_unicode
+
 __all__ = ["UNENCODABLE_MESSAGE", "UNENCODABLE_TYPE", "RequestBody", "reject_unencodable"]
 
 # Pydantic's own type and wording for undecodable text: the record bodies' parser
@@ -35,7 +37,7 @@ def reject_unencodable(value: Any) -> Any:
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if not _encodable(item):
+            if not is_unicode(item):
                 raise PydanticCustomError(UNENCODABLE_TYPE, UNENCODABLE_MESSAGE)
         elif isinstance(item, dict):
             pending.extend(item.keys())
@@ -43,16 +45,6 @@ def reject_unencodable(value: Any) -> Any:
         elif isinstance(item, list | tuple | set | frozenset):
             pending.extend(item)
     return value
-
-
-def _encodable(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class RequestBody(BaseModel):

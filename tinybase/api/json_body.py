@@ -25,6 +25,7 @@ import orjson
 
 from tinybase.api.bodies import UNENCODABLE_MESSAGE, UNENCODABLE_TYPE
 from tinybase.errors import BadRequestError, ValidationError
+from tinybase.utils import is_unicode
 
 __all__ = ["parse_json_body"]
 
@@ -87,26 +88,16 @@ def _check_unicode(value: Any) -> None:
     position = 0
     while position < len(entries):
         item = entries[position][0]
-        if isinstance(item, str) and not _is_unicode(item):
+        if isinstance(item, str) and not is_unicode(item):
             raise _surrogate_error(_path(entries, position))
         if isinstance(item, dict):
             for key, child in item.items():
-                if not _is_unicode(key):
+                if not is_unicode(key):
                     raise _surrogate_error([*_path(entries, position), _escaped(key)])
                 entries.append((child, position, key))
         elif isinstance(item, list):
             entries.extend((child, position, index) for index, child in enumerate(item))
         position += 1
-
-
-def _is_unicode(text: str) -> bool:
-    if text.isascii():  # O(1) in CPython
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _path(entries: list[tuple[Any, int, str | int | None]], position: int) -> list[str | int]:

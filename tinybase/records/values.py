@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tinybase.data.codecs import column_kind
+from tinybase.utils import is_unicode
 
 __all__ = ["MAX_JSON_DEPTH", "ValueKind", "check_json", "convert", "value_kind"]
 
@@ -265,12 +266,8 @@ def _check_encodable(text: str) -> None:
     Raises:
         ValueError: ``text`` holds a lone surrogate.
     """
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text with a lone UTF-16 surrogate cannot be stored") from None
+    if not is_unicode(text):
+        raise ValueError("text with a lone UTF-16 surrogate cannot be stored")
 
 
 def _to_json(value: Any) -> Any:
