@@ -317,6 +317,14 @@ class CollectionCatalog:
             if connection.dialect.name == "postgresql":
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
             yield connection
+            # Other threads reload once it is committed: told earlier (the change inside a
+            # larger write, the writer's), one of them would reload the old state and keep
+            # it as current until the next poll.
+            self.db.after_commit(self._changed)
+        if self.db.in_transaction:
+            self._changed()  # inside a larger write: this thread's lookups see it at once
+
+    def _changed(self) -> None:
         with self._lock:  # this catalog reloads on its next lookup
             self._local_changes += 1
         self.db.forget()

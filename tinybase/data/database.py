@@ -125,7 +125,17 @@ class Database:
         finally:
             self._local.pending = None
         # Committed, and the writer lock released: a callback may write again.
-        _run_callbacks(committed)
+        draining: list[Callable[[], object]] | None = getattr(self._local, "draining", None)
+        if draining is not None:
+            # Written by a callback of an earlier commit: its callbacks go after the rest of
+            # that commit's, in commit order (run now, they would come in between).
+            draining.extend(committed)
+            return
+        self._local.draining = committed
+        try:
+            _run_callbacks(committed)
+        finally:
+            self._local.draining = None
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the outermost :meth:`write` of this thread has committed.
@@ -134,7 +144,9 @@ class Database:
         transaction (on SQLite, after the writer lock is released). A callback registered
         inside a nested ``write()`` that rolls back is dropped with it, and all of them are
         dropped when the transaction rolls back. A callback that raises is logged; the
-        others still run (the data is committed either way).
+        others still run (the data is committed either way). A callback that writes again
+        queues the callbacks of its own write after those still waiting, so every callback
+        runs in commit order (after its own write returned, not inside it).
 
         Raises:
             DataError: the current thread is not inside :meth:`write`.
@@ -454,7 +466,11 @@ class Tables:
 
 
 def _run_callbacks(callbacks: list[Callable[[], object]]) -> None:
-    for callback in callbacks:
+    # By index: callbacks of writes made by these callbacks are appended while it runs.
+    position = 0
+    while position < len(callbacks):
+        callback = callbacks[position]
+        position += 1
         try:
             callback()
         except Exception:

@@ -94,15 +94,23 @@ class _Lane:
             for i in range(threads)
         ]
         self._started = False
+        self._closed = False
         self._guard = threading.Lock()
 
     def submit(self, fn: Callable[[], T], rows: int = 1, *, blocking: bool = False) -> _Future:
         """Queue ``fn``; its future belongs to the running event loop, or is a
-        ``concurrent.futures.Future`` for a ``blocking`` caller."""
-        if not self._started:
-            self._start()
+        ``concurrent.futures.Future`` for a ``blocking`` caller.
+
+        Raises:
+            RuntimeError: the lane is closed (its job would never run).
+        """
         job = _Job(fn, None if blocking else asyncio.get_running_loop(), rows)
-        self._queue.put(job)
+        with self._guard:  # not between close()'s stop markers and nobody to run it
+            if self._closed:
+                raise RuntimeError("the database executor is closed")
+            if not self._started:
+                self._start()
+            self._queue.put(job)
         return job.future
 
     def runs_here(self) -> bool:
@@ -110,20 +118,21 @@ class _Lane:
         return threading.current_thread() in self._threads
 
     def close(self) -> None:
+        # The threads stay known (runs_here): a job or subscriber of the last batches may
+        # still write from one of them, joining its transaction instead of queuing.
         with self._guard:
-            if self._started:
+            if self._started and not self._closed:
                 for _ in self._threads:
                     self._queue.put(None)
             self._started = True  # a closed lane never starts (its jobs would never run)
-            self._threads = []
+            self._closed = True
 
     def _start(self) -> None:
         # Threads start on first use: an app that serves no record request has none.
-        with self._guard:
-            if not self._started:
-                for thread in self._threads:
-                    thread.start()
-                self._started = True
+        # (Called with the guard held.)
+        for thread in self._threads:
+            thread.start()
+        self._started = True
 
     def _work(self) -> None:
         while True:
