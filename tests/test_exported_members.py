@@ -42,7 +42,6 @@ CONTRACT = {
 
 NOT_BUILT = {
     "tinybase.functions": 10,
-    "tinybase.extensions": 10,
     "tinybase_sdk": 11,
     "tinybase_sdk.cli": 11,
 }
