@@ -133,19 +133,33 @@ def test_a_subscriber_writing_during_shutdown_does_not_deadlock_the_writer(raw_d
     assert titles == {"last", "reaction"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: after_commit tracks Database savepoints only; a callback registered "
-    "inside a SQLAlchemy begin_nested() that rolls back still runs",
-)
 def test_a_callback_inside_a_rolled_back_begin_nested_is_dropped(raw_db):
+    ran: list[str] = []
+    with raw_db.write() as connection:
+        raw_db.after_commit(lambda: ran.append("before"))
+        nested = connection.begin_nested()
+        with raw_db.write():
+            raw_db.after_commit(lambda: ran.append("rolled back"))
+        nested.rollback()
+        kept = connection.begin_nested()
+        raw_db.after_commit(lambda: ran.append("released"))
+        kept.commit()
+        assert ran == []
+    assert ran == ["before", "released"]
+
+
+def test_a_callback_after_a_rolled_back_begin_nested_runs(raw_db):
+    """Only what the rolled back savepoint registered goes; a savepoint of a later
+    transaction on the same connection starts afresh."""
     ran: list[int] = []
     with raw_db.write() as connection:
         nested = connection.begin_nested()
-        with raw_db.write():
-            raw_db.after_commit(lambda: ran.append(1))
         nested.rollback()
-    assert ran == []
+        raw_db.after_commit(lambda: ran.append(1))
+    with raw_db.write() as connection:
+        with connection.begin_nested():
+            raw_db.after_commit(lambda: ran.append(2))
+    assert ran == [1, 2]
 
 
 @pytest.mark.xfail(
@@ -177,3 +191,15 @@ def test_concurrent_replaces_of_one_new_id_are_a_create_then_an_update(
         ("create", None),
         ("update", "v1"),
     ]
+
+
+def test_an_outer_begin_nested_rolled_back_drops_its_inner_savepoints_callbacks(raw_db):
+    ran: list[str] = []
+    with raw_db.write() as connection:
+        outer = connection.begin_nested()
+        inner = connection.begin_nested()  # no callback between the two: the same position
+        inner.commit()
+        raw_db.after_commit(lambda: ran.append("in outer, after inner"))
+        outer.rollback()
+        raw_db.after_commit(lambda: ran.append("after outer"))
+    assert ran == ["after outer"]
