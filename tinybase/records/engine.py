@@ -34,7 +34,13 @@ from tinybase.records.expand import expand_records
 from tinybase.records.filters import uses_regex
 from tinybase.records.integrity import map_database_errors
 from tinybase.records.json_schema import json_schema
-from tinybase.records.keys import base64_uuid, plain_id, primary_key, unique_column_sets
+from tinybase.records.keys import (
+    advisory_key,
+    base64_uuid,
+    plain_id,
+    primary_key,
+    unique_column_sets,
+)
 from tinybase.records.listing import ColumnAllowlist, Lister
 from tinybase.records.order import sort_keys
 from tinybase.records.query import ListQuery, ListResult
@@ -499,9 +505,11 @@ class RecordEngine:
         request: dict[str, Any],
     ) -> Any:
         replacing = self.api.conflict_resolution == ConflictResolution.REPLACE
+        recording = self._recording()
+        if (replacing or recording) and request.get(self.pk) is not None:
+            self._serialize_key(connection, values[self.pk])
         if replacing and not principal.is_admin:
             self._guard_replace(connection, principal, values.get(self.pk), request)
-        recording = self._recording()
         before = None
         if recording and replacing and values.get(self.pk) is not None:
             before = self._row_now(connection, values[self.pk])  # a REPLACE may update it
@@ -534,6 +542,23 @@ class RecordEngine:
 
     def _recording(self) -> bool:
         return self.changes is not None and self.changes.active
+
+    def _serialize_key(self, connection: sa.Connection, key: Any) -> None:
+        """PostgreSQL: wait for every other transaction writing row ``key`` with a client
+        key (a REPLACE, or a create while changes are recorded) to end.
+
+        Why: a REPLACE reads the row before writing it (its update check, its change's
+        ``before``), and a row another transaction inserted but has not committed is not
+        there for that read (``FOR UPDATE`` locks only rows it sees); the upsert then waits
+        for that insert and updates the row, announced as a create with no ``before`` (and,
+        for a caller subject to rules, without the update check). Under this lock the
+        read comes after the other transaction's commit. A transaction-scoped advisory lock
+        on (table, key): only writes of the same row wait. SQLite has one writer at a time.
+        """
+        if self.db.dialect == "postgresql":
+            lock = advisory_key(self.table.name, plain_id(key))
+            driver = connection.connection.driver_connection
+            driver.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
 
     def _row_now(self, connection: sa.Connection, key: Any) -> dict[str, Any] | None:
         """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL)."""
