@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CollectionValidator", "check_relations", "with_validator"]
 
+_SYSTEM = frozenset(SYSTEM_COLUMNS)
+
 
 class CollectionValidator:
     """A collection's schema as the record engine's ``RecordValidator``.
@@ -68,7 +70,7 @@ class CollectionValidator:
         data = dict(values)
         passed: dict[str, Any] = {}
         errors = []
-        for name in SYSTEM_COLUMNS:
+        for name in () if _SYSTEM.isdisjoint(data) else SYSTEM_COLUMNS:
             if name not in data:
                 continue
             value = data.pop(name)

@@ -166,8 +166,11 @@ class RecordEngine:
             PermissionDeniedError / AuthenticationError: the ACLs deny reading.
             BadRequestError: an ``expand`` the API does not allow.
         """
+        return self._read(principal, self.parse_id(record_id), expand)
+
+    def _read(self, principal: Principal, key: Any, expand: Sequence[str] = ()) -> dict[str, Any]:
+        """:meth:`read` of a parsed key."""
         rule = self._rule(principal, Operation.READ)
-        key = self.parse_id(record_id)
         query = self.queries.fixed(("read", rule is not None), lambda: self.statements.read(rule))
         with self.db.dbapi_read() as connection:
             found = query.rows(connection, self._params(principal, rule, key))
@@ -317,7 +320,7 @@ class RecordEngine:
         key = self.parse_id(record_id)
         if may(self.api, principal, Operation.READ):
             with contextlib.suppress(NotFoundError):
-                return self.read(principal, key)
+                return self._read(principal, key)
         return {self.pk: plain_id(key)}
 
     def _readable_now(self, connection: sa.Connection, principal: Principal, key: Any) -> bool:
