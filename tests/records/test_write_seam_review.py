@@ -133,39 +133,51 @@ def test_a_subscriber_writing_during_shutdown_does_not_deadlock_the_writer(raw_d
     assert titles == {"last", "reaction"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: after_commit tracks Database savepoints only; a callback registered "
-    "inside a SQLAlchemy begin_nested() that rolls back still runs",
-)
 def test_a_callback_inside_a_rolled_back_begin_nested_is_dropped(raw_db):
+    ran: list[str] = []
+    with raw_db.write() as connection:
+        raw_db.after_commit(lambda: ran.append("before"))
+        nested = connection.begin_nested()
+        with raw_db.write():
+            raw_db.after_commit(lambda: ran.append("rolled back"))
+        nested.rollback()
+        kept = connection.begin_nested()
+        raw_db.after_commit(lambda: ran.append("released"))
+        kept.commit()
+        assert ran == []
+    assert ran == ["before", "released"]
+
+
+def test_a_callback_after_a_rolled_back_begin_nested_runs(raw_db):
+    """Only what the rolled back savepoint registered goes; a savepoint of a later
+    transaction on the same connection starts afresh."""
     ran: list[int] = []
     with raw_db.write() as connection:
         nested = connection.begin_nested()
-        with raw_db.write():
-            raw_db.after_commit(lambda: ran.append(1))
         nested.rollback()
-    assert ran == []
+        raw_db.after_commit(lambda: ran.append(1))
+    with raw_db.write() as connection, connection.begin_nested():
+        raw_db.after_commit(lambda: ran.append(2))
+    assert ran == [1, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: on PostgreSQL a REPLACE reads the row before (FOR UPDATE) while a "
-    "concurrent insert of the same id is uncommitted; the upsert then updates that row but "
-    "is announced as a second create with before=None",
-)
+@pytest.mark.parametrize("first", [ConflictResolution.REPLACE, ConflictResolution.ABORT])
 def test_concurrent_replaces_of_one_new_id_are_a_create_then_an_update(
-    raw_db, schema, stream, db_url
+    raw_db, schema, stream, db_url, first
 ):
+    """On PostgreSQL the second REPLACE waits (advisory lock on the row's key) until the
+    first writer, a REPLACE or a plain create with that id, has committed: its read of the
+    row before then sees the row, and its change is an update of v1."""
     if not db_url.startswith("postgresql"):
         pytest.skip("one writer at a time on SQLite")
     engine = _engine(raw_db, schema, stream, conflict_resolution=ConflictResolution.REPLACE)
+    writer = _engine(raw_db, schema, stream, conflict_resolution=first)
     seen: list[RecordChange] = []
     stream.subscribe(seen.append)
     key = "0190a000-0000-7000-8000-000000000001"
     second: dict[str, Any] = {}
     with raw_db.write():
-        engine.create(SYSTEM, {"id": key, "title": "v1"})
+        writer.create(SYSTEM, {"id": key, "title": "v1"})
         other = threading.Thread(
             target=lambda: second.update(value=engine.create(SYSTEM, {"id": key, "title": "v2"}))
         )
@@ -177,3 +189,17 @@ def test_concurrent_replaces_of_one_new_id_are_a_create_then_an_update(
         ("create", None),
         ("update", "v1"),
     ]
+    assert seen[1].after["title"] == "v2"
+    assert [row["title"] for row in raw_db.q("SELECT title FROM items")] == ["v2"]
+
+
+def test_an_outer_begin_nested_rolled_back_drops_its_inner_savepoints_callbacks(raw_db):
+    ran: list[str] = []
+    with raw_db.write() as connection:
+        outer = connection.begin_nested()
+        inner = connection.begin_nested()  # no callback between the two: the same position
+        inner.commit()
+        raw_db.after_commit(lambda: ran.append("in outer, after inner"))
+        outer.rollback()
+        raw_db.after_commit(lambda: ran.append("after outer"))
+    assert ran == ["after outer"]

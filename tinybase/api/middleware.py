@@ -132,15 +132,28 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared, chunked = _body_framing(scope["headers"])
-        limit = self._limit_for(scope["path"])
+        # One dict of the headers (C code) rather than a loop over them: this runs on every
+        # request. A repeated header keeps its last value, as the loop did.
+        headers = dict(scope["headers"])
+        chunked = b"transfer-encoding" in headers  # overrides Content-Length in HTTP/1.1
+        length = headers.get(b"content-length")
+        declared = None if length is None else _content_length(length)
+        limit = self._limit_for(scope["path"]) if self.limits else self.max_body_size
         if declared is not None and not chunked and declared > limit:
             await _too_large(limit)(scope, receive, send)
             return
         if not chunked and (declared == 0 or (declared is None and scope["method"] in _BODILESS)):
             await self.app(scope, receive, send)
             return
-        messages = await _read_at_most(receive, limit)
+        first = await receive()
+        if first["type"] == "http.request" and not first.get("more_body", False):
+            # The common case: the whole body in one message, handed on as it came.
+            if len(first.get("body", b"")) > limit:
+                await _too_large(limit)(scope, receive, send)
+                return
+            await self.app(scope, _replay_one(first, receive), send)
+            return
+        messages = await _read_at_most(first, receive, limit)
         if messages is None:
             await _too_large(limit)(scope, receive, send)
             return
@@ -153,19 +166,6 @@ class BodySizeLimitMiddleware:
         return self.max_body_size
 
 
-def _body_framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
-    """The declared ``Content-Length`` (None: none or not a number) and whether the body is
-    sent with ``Transfer-Encoding`` (which overrides ``Content-Length`` in HTTP/1.1)."""
-    declared: int | None = None
-    chunked = False
-    for key, value in headers:
-        if key == b"content-length":
-            declared = _content_length(value)
-        elif key == b"transfer-encoding":
-            chunked = True
-    return declared, chunked
-
-
 def _content_length(value: bytes) -> int | None:
     if not value.isdigit():  # bytes: ASCII digits only
         return None
@@ -176,18 +176,15 @@ def _content_length(value: bytes) -> int | None:
 _BODILESS = ("GET", "HEAD")
 
 
-async def _read_at_most(receive: Receive, limit: int) -> list[Message] | None:
-    """The request's body as one message (then a disconnect, if the client went away), or
-    None as soon as it is more than ``limit`` bytes."""
-    first = await receive()
+async def _read_at_most(first: Message, receive: Receive, limit: int) -> list[Message] | None:
+    """The request's body, of which ``first`` is the first message, as one message (then a
+    disconnect, if the client went away), or None as soon as it is more than ``limit``
+    bytes."""
     if first["type"] != "http.request":
         return [first]
     if len(first.get("body", b"")) > limit:
         return None
-    if not first.get("more_body", False):
-        return [first]  # the common case: the whole body in one message, as it came
     body = bytearray(first.get("body", b""))
-    del first
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -202,6 +199,20 @@ async def _read_at_most(receive: Receive, limit: int) -> list[Message] | None:
 
 def _body_message(body: bytearray, *, more: bool) -> Message:
     return {"type": "http.request", "body": bytes(body), "more_body": more}
+
+
+def _replay_one(message: Message, receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``message`` first, then what the server sends."""
+    pending: Message | None = message
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending is None:
+            return await receive()
+        given, pending = pending, None
+        return given
+
+    return replayed
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

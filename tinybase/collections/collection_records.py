@@ -39,6 +39,14 @@ __all__ = [
 
 _T = TypeVar("_T")
 
+Within = Callable[[RecordEngine, Callable[[], _T]], _T]
+"""Runs a write (the second argument) for an engine, e.g. within a conflict budget."""
+
+_SYSTEM = frozenset(SYSTEM_COLUMNS)
+
+#: The origin of a collection's own record API in the registry.
+_OWN_API = "source"
+
 #: The collections family's page size when a request names none (the seed's).
 DEFAULT_LIMIT = 100
 # List options of /api/collections/{name}/records, never filters.
@@ -113,10 +121,10 @@ class CollectionRecords:
     def engine(self, collection: Collection | str) -> RecordEngine:
         """The record engine of the collection's default API; 404 if there is none."""
         name = _name(collection)
-        registered = self.registry.apis().get(name)
-        if registered is None or registered.origin != "source":
-            raise NotFoundError(f"collection {name!r} not found")
-        return registered.engine
+        try:
+            return self.registry.get(name, origin=_OWN_API)
+        except NotFoundError:
+            raise NotFoundError(f"collection {name!r} not found") from None
 
     def _run(
         self,
@@ -124,12 +132,25 @@ class CollectionRecords:
         call: Callable[[RecordEngine, str], _T],
         *,
         retry: bool,
+        within: Within[_T] | None = None,
     ) -> _T:
-        """``call(engine, collection_id)`` through the registry (its stale-table retry)."""
+        """``call(engine, collection_id)`` through the registry (its stale-table retry),
+        inside ``within(engine, write)`` if given (a write's conflict budget).
+
+        One lookup of the definition (for the id) and one of the engine: this is the hot
+        path of every record request of the family.
+        """
         name = _name(collection)
         collection_id = str(self.definition(name).collection.id)
-        self.engine(name)  # a collection's own API, not an admin API of the same name
-        return self.registry.run(name, lambda engine: call(engine, collection_id), retry=retry)
+
+        def run(engine: RecordEngine) -> _T:
+            if within is None:
+                return call(engine, collection_id)
+            return within(engine, lambda: call(engine, collection_id))
+
+        # The collection's own API, not an admin API of the same name (the definition is
+        # there, so the registry lacks it only within its poll of a change elsewhere).
+        return self.registry.run(name, run, retry=retry, origin=_OWN_API)
 
     def create(
         self,
@@ -138,10 +159,12 @@ class CollectionRecords:
         data: Any,
         *,
         owner_id: str | None = None,
+        within: Within[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Create a record; the owner is ``owner_id`` (SYSTEM only) or the caller.
 
         Returns the record, or only its id when the read rule hides it from the caller.
+        ``within(engine, write)`` runs the write (the HTTP routes: the conflict budget).
 
         Raises:
             ValidationError: bad, missing or unknown fields, or a relation to nothing (422).
@@ -158,7 +181,7 @@ class CollectionRecords:
             (record_id,) = engine.create(principal, values)
             return record_shape(collection_id, engine.seen(principal, record_id))
 
-        return self._run(collection, create, retry=False)
+        return self._run(collection, create, retry=False, within=within)
 
     def read(
         self, principal: Principal, collection: Collection | str, record_id: str
@@ -180,10 +203,12 @@ class CollectionRecords:
         data: Any,
         *,
         partial: bool = True,
+        within: Within[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Change a record's fields (only those given when ``partial``; all otherwise).
 
-        Returns the record, or only its id when the read rule hides it from the caller.
+        Returns the record, or only its id when the read rule hides it from the caller;
+        ``within`` as for :meth:`create`.
 
         Raises:
             NotFoundError: no such record, or the caller may not read it.
@@ -196,12 +221,7 @@ class CollectionRecords:
             row = engine.update(principal, record_id, values, partial=partial)
             return record_shape(collection_id, row)
 
-        return self._run(collection, update, retry=False)
-
-    def conflicts_may_reveal(self, principal: Principal, collection: Collection | str) -> bool:
-        """Whether a unique conflict in ``collection`` could show ``principal`` a value they
-        may not read (see :mod:`tinybase.records.conflicts`)."""
-        return self.engine(collection).conflicts_may_reveal(principal)
+        return self._run(collection, update, retry=False, within=within)
 
     def delete(self, principal: Principal, collection: Collection | str, record_id: str) -> None:
         """Delete a record; 404 when it does not exist or the caller may not read it."""
@@ -274,11 +294,11 @@ def _fields_only(data: Any) -> dict[str, Any]:
         raise ValidationError(
             [{"loc": ["body", "data"], "msg": "must be an object", "type": "type"}]
         )
+    if _SYSTEM.isdisjoint(data):  # nearly always: one set operation in C
+        return dict(data)
     errors = [
         field_error(name, f"unknown field {name!r}", kind="extra_forbidden")
         for name in data
         if name in SYSTEM_COLUMNS
     ]
-    if errors:
-        raise ValidationError(errors)
-    return dict(data)
+    raise ValidationError(errors)

@@ -8,7 +8,7 @@ are rejected, never dropped: a typo must not lose data silently.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -37,7 +37,11 @@ def field_error(field: str, message: str, *, kind: str = "value_error") -> dict[
 
 
 def validate_record_data(
-    schema: CollectionSchema, data: Any, *, partial: bool = False
+    schema: CollectionSchema,
+    data: Any,
+    *,
+    partial: bool = False,
+    fields: Mapping[str, FieldSchema] | None = None,
 ) -> dict[str, Any]:
     """Check record ``data`` against ``schema`` and return the typed values to store.
 
@@ -46,13 +50,15 @@ def validate_record_data(
         data: the client's ``data`` object.
         partial: True for an update (only the given fields are checked and returned); False
             for a create (defaults fill missing fields; missing required fields are errors).
+        fields: ``schema.by_name()``, from a caller that keeps it (one per write is a cost).
 
     Raises:
         ValidationError: 422 listing every bad, missing or unknown field.
     """
     if not isinstance(data, dict):
         raise ValidationError([{"loc": list(_LOC), "msg": "must be an object", "type": "type"}])
-    fields = schema.by_name()
+    if fields is None:
+        fields = schema.by_name()
     errors = [
         field_error(str(name), f"unknown field {name!r}", kind="extra_forbidden")
         for name in data

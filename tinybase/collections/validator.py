@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CollectionValidator", "check_relations", "with_validator"]
 
+_SYSTEM = frozenset(SYSTEM_COLUMNS)
+
 
 class CollectionValidator:
     """A collection's schema as the record engine's ``RecordValidator``.
@@ -48,6 +50,10 @@ class CollectionValidator:
         self.definition = definition
         self.engines = engines
         self.typed_columns = frozenset(field.name for field in definition.schema.fields)
+        # Derived once: the schema is immutable, and these ran on every write.
+        self._fields = definition.schema.by_name()
+        self._nulls = dict.fromkeys(self._fields)
+        self._relations = definition.schema.relations()
 
     def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
         """Typed values of the schema's fields, plus ``owner_id`` (which the rules guard).
@@ -64,7 +70,7 @@ class CollectionValidator:
         data = dict(values)
         passed: dict[str, Any] = {}
         errors = []
-        for name in SYSTEM_COLUMNS:
+        for name in () if _SYSTEM.isdisjoint(data) else SYSTEM_COLUMNS:
             if name not in data:
                 continue
             value = data.pop(name)
@@ -76,10 +82,13 @@ class CollectionValidator:
                 errors.append(field_error(name, "set by the server", kind="read_only"))
         if errors:
             raise ValidationError(errors)
-        checked = validate_record_data(self.definition.schema, data, partial=partial)
+        checked = validate_record_data(
+            self.definition.schema, data, partial=partial, fields=self._fields
+        )
         if not partial:
-            checked = {field.name: None for field in self.definition.schema.fields} | checked
-        check_relations(self.engines, principal, self.definition, checked)
+            checked = self._nulls | checked
+        if self._relations:
+            check_relations(self.engines, principal, self.definition, checked)
         return checked | passed
 
 

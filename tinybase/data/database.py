@@ -22,6 +22,7 @@ and :meth:`dbapi_read` for reads; :meth:`dbapi_writer`, :attr:`in_transaction`,
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import sqlite3
@@ -93,6 +94,12 @@ class Database:
         self._tables_guard = threading.Lock()
         self._writer: sa.Connection | None = None
         self._dbapi_writer = None if self._lock is None else _DbapiWriter(self, self._lock)
+        # SAVEPOINTs of SQLAlchemy's own (begin_nested) inside write(): a rolled back one
+        # drops its after-commit callbacks, as a nested write() does. Weak: the listeners
+        # live as long as the engine, which may outlive this Database.
+        this = weakref.ref(self)
+        for event in ("savepoint", "rollback_savepoint", "release_savepoint"):
+            sa.event.listen(engine, event, functools.partial(_forward, this, f"_on_{event}"))
 
     def __repr__(self) -> str:
         return f"<Database {self.engine.url.render_as_string(hide_password=True)}>"
@@ -114,7 +121,7 @@ class Database:
                 yield current
             return
         committed: list[Callable[[], object]] = []
-        self._local.pending = [committed]
+        self._local.pending = committed
         try:
             if self._lock is None:
                 with self.engine.connect() as connection:
@@ -151,10 +158,10 @@ class Database:
         Raises:
             DataError: the current thread is not inside :meth:`write`.
         """
-        frames: list[list[Callable[[], object]]] | None = getattr(self._local, "pending", None)
-        if not frames:
+        pending: list[Callable[[], object]] | None = getattr(self._local, "pending", None)
+        if pending is None:
             raise DataError("after_commit() needs a write transaction (db.write())")
-        frames[-1].append(callback)
+        pending.append(callback)
 
     def _writer_connection(self) -> sa.Connection:
         """SQLite: the one connection this Database writes through (callers hold the lock)."""
@@ -182,22 +189,55 @@ class Database:
         self._local.savepoints = depth
         name = f"tb_savepoint_{depth}"
         driver = connection.connection.driver_connection
-        frames: list[list[Callable[[], object]]] = self._local.pending
+        pending: list[Callable[[], object]] = self._local.pending
+        mark = len(pending)  # the callbacks registered from here on belong to this savepoint
         driver.execute(f"SAVEPOINT {name}")
-        frames.append([])
         try:
             yield
         except BaseException:
-            frames.pop()  # its after-commit callbacks go with its changes
+            del pending[mark:]  # its after-commit callbacks go with its changes
             driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
             driver.execute(f"RELEASE SAVEPOINT {name}")
             raise
         else:
             driver.execute(f"RELEASE SAVEPOINT {name}")
-            kept = frames.pop()
-            frames[-1].extend(kept)
         finally:
             self._local.savepoints = depth - 1
+
+    def _on_savepoint(self, connection: sa.Connection, name: str | None) -> None:
+        """SQLAlchemy's ``begin_nested()`` in a :meth:`write` of this thread: remember where
+        its after-commit callbacks start, to drop them if it rolls back."""
+        if connection is not getattr(self._local, "connection", None):
+            return
+        if name is None:  # the event comes before SQLAlchemy names the savepoint
+            name = f"sa_savepoint_{getattr(connection, '_Connection__savepoint_seq', 0) + 1}"
+        marks: dict[str, int] | None = getattr(self._local, "marks", None)
+        if marks is None:
+            marks = self._local.marks = {}
+        marks[name] = len(self._local.pending)
+
+    def _on_rollback_savepoint(
+        self, connection: sa.Connection, name: str, _context: object
+    ) -> None:
+        mark = self._forget_savepoint(connection, name)
+        if mark is not None:
+            del self._local.pending[mark:]
+
+    def _on_release_savepoint(self, connection: sa.Connection, name: str, _context: object) -> None:
+        self._forget_savepoint(connection, name)
+
+    def _forget_savepoint(self, connection: sa.Connection, name: str) -> int | None:
+        """Where the callbacks of savepoint ``name`` start (None: not one of this write).
+
+        A savepoint ends its inner ones too: they are forgotten with it."""
+        marks: dict[str, int] | None = getattr(self._local, "marks", None)
+        if not marks or connection is not self._local.connection or name not in marks:
+            return None
+        names = list(marks)  # in the order the savepoints began: the inner ones come later
+        mark = marks[name]
+        for ended in names[names.index(name) :]:
+            del marks[ended]
+        return mark
 
     def _run_transaction(self, connection: sa.Connection) -> Iterator[sa.Connection]:
         self._local.connection = connection
@@ -206,6 +246,7 @@ class Database:
                 yield connection
         finally:
             self._local.connection = None
+            self._local.marks = None
 
     def _begin(self, connection: sa.Connection) -> sa.RootTransaction:
         """``connection.begin()``; on SQLite, retried while another process holds the lock.
@@ -463,6 +504,13 @@ class Tables:
 
     def __repr__(self) -> str:
         return f"<Tables {', '.join(self._db.table_names())}>"
+
+
+def _forward(database: weakref.ref[Database], method: str, *args: Any) -> None:
+    """An engine event for the :class:`Database` still using the engine (if any)."""
+    target = database()
+    if target is not None:
+        getattr(target, method)(*args)
 
 
 def _run_callbacks(callbacks: list[Callable[[], object]]) -> None:

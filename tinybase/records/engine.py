@@ -34,7 +34,13 @@ from tinybase.records.expand import expand_records
 from tinybase.records.filters import uses_regex
 from tinybase.records.integrity import map_database_errors
 from tinybase.records.json_schema import json_schema
-from tinybase.records.keys import base64_uuid, plain_id, primary_key, unique_column_sets
+from tinybase.records.keys import (
+    advisory_key,
+    base64_uuid,
+    plain_id,
+    primary_key,
+    unique_column_sets,
+)
 from tinybase.records.listing import ColumnAllowlist, Lister
 from tinybase.records.order import sort_keys
 from tinybase.records.query import ListQuery, ListResult
@@ -139,6 +145,9 @@ class RecordEngine:
 
     def _note_records(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Report to the conflict budget what this write carries (see its module)."""
+        if not self.hidden_unique:  # nearly every table: nothing to count per record
+            note_records(len(records))
+            return
         setting = sum(1 for record in records if self._sets_hidden(record))
         note_records(len(records), setting_hidden_unique=setting)
 
@@ -157,8 +166,11 @@ class RecordEngine:
             PermissionDeniedError / AuthenticationError: the ACLs deny reading.
             BadRequestError: an ``expand`` the API does not allow.
         """
+        return self._read(principal, self.parse_id(record_id), expand)
+
+    def _read(self, principal: Principal, key: Any, expand: Sequence[str] = ()) -> dict[str, Any]:
+        """:meth:`read` of a parsed key."""
         rule = self._rule(principal, Operation.READ)
-        key = self.parse_id(record_id)
         query = self.queries.fixed(("read", rule is not None), lambda: self.statements.read(rule))
         with self.db.dbapi_read() as connection:
             found = query.rows(connection, self._params(principal, rule, key))
@@ -294,9 +306,9 @@ class RecordEngine:
                 self._raise_missing(connection, principal, key)
             if not answer:
                 return None
-            if self._reads_everything(principal):
+            if self._reads_everything(principal) or self._readable_now(connection, principal, key):
                 return dict(zip(self.readable, row, strict=True))
-            return self.seen(principal, key)
+            return {self.pk: plain_id(key)}
 
     def seen(self, principal: Principal, record_id: Any) -> dict[str, Any]:
         """A record as ``principal`` may see it after writing it: whole if the read ACL and
@@ -308,8 +320,23 @@ class RecordEngine:
         key = self.parse_id(record_id)
         if may(self.api, principal, Operation.READ):
             with contextlib.suppress(NotFoundError):
-                return self.read(principal, key)
+                return self._read(principal, key)
         return {self.pk: plain_id(key)}
+
+    def _readable_now(self, connection: sa.Connection, principal: Principal, key: Any) -> bool:
+        """Whether the read ACL and rule let ``principal`` see row ``key`` as this write
+        left it (in its transaction): what :meth:`seen` decides, without reading the row
+        again (the write's RETURNING gave it)."""
+        if not may(self.api, principal, Operation.READ):
+            return False
+        rule = self.rules[Operation.READ]
+        if rule is None:
+            return True
+        query = self.queries.fixed(
+            ("holds", Operation.READ), lambda: self.statements.rule_holds(rule, on_row=True)
+        )
+        params = self._params(principal, rule, key)
+        return bool(query.rows(connection.connection.driver_connection, params))
 
     def _reads_everything(self, principal: Principal) -> bool:
         """Whether ``principal`` may read every row (no read rule, or an admin)."""
@@ -481,9 +508,11 @@ class RecordEngine:
         request: dict[str, Any],
     ) -> Any:
         replacing = self.api.conflict_resolution == ConflictResolution.REPLACE
+        recording = self._recording()
+        if (replacing or recording) and request.get(self.pk) is not None:
+            self._serialize_key(connection, values[self.pk])
         if replacing and not principal.is_admin:
             self._guard_replace(connection, principal, values.get(self.pk), request)
-        recording = self._recording()
         before = None
         if recording and replacing and values.get(self.pk) is not None:
             before = self._row_now(connection, values[self.pk])  # a REPLACE may update it
@@ -516,6 +545,23 @@ class RecordEngine:
 
     def _recording(self) -> bool:
         return self.changes is not None and self.changes.active
+
+    def _serialize_key(self, connection: sa.Connection, key: Any) -> None:
+        """PostgreSQL: wait for every other transaction writing row ``key`` with a client
+        key (a REPLACE, or a create while changes are recorded) to end.
+
+        Why: a REPLACE reads the row before writing it (its update check, its change's
+        ``before``), and a row another transaction inserted but has not committed is not
+        there for that read (``FOR UPDATE`` locks only rows it sees); the upsert then waits
+        for that insert and updates the row, announced as a create with no ``before`` (and,
+        for a caller subject to rules, without the update check). Under this lock the
+        read comes after the other transaction's commit. A transaction-scoped advisory lock
+        on (table, key): only writes of the same row wait. SQLite has one writer at a time.
+        """
+        if self.db.dialect == "postgresql":
+            lock = advisory_key(self.table.name, plain_id(key))
+            driver = connection.connection.driver_connection
+            driver.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
 
     def _row_now(self, connection: sa.Connection, key: Any) -> dict[str, Any] | None:
         """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL)."""

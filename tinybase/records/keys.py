@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import uuid
 from typing import Any
 
@@ -11,7 +12,14 @@ import sqlalchemy as sa
 
 from tinybase.errors import ValidationError
 
-__all__ = ["UNREFLECTED_UNIQUE", "base64_uuid", "plain_id", "primary_key", "unique_column_sets"]
+__all__ = [
+    "UNREFLECTED_UNIQUE",
+    "advisory_key",
+    "base64_uuid",
+    "plain_id",
+    "primary_key",
+    "unique_column_sets",
+]
 
 UNREFLECTED_UNIQUE = "tinybase_unreflected_unique_index"
 """``Table.info`` key: the table has a unique index reflection could not describe."""
@@ -66,3 +74,10 @@ def base64_uuid(raw: str) -> str | None:
     except (binascii.Error, ValueError):
         return None
     return str(uuid.UUID(bytes=data)) if len(data) == 16 else None
+
+
+def advisory_key(table_name: str, key: Any) -> int:
+    """A PostgreSQL advisory-lock key (signed 64 bits) for row ``key`` of ``table_name``,
+    the same in every process (not Python's ``hash``, which is salted per process)."""
+    digest = hashlib.blake2b(f"{table_name}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

@@ -128,33 +128,40 @@ class RecordApiRegistry:
 
     # -- lookups ------------------------------------------------------------------------
 
-    def get(self, name: str) -> RecordEngine:
-        """The engine of API ``name``.
+    def get(self, name: str, *, origin: str | None = None) -> RecordEngine:
+        """The engine of API ``name`` (defined by ``origin``, if given).
 
         Raises:
-            NotFoundError: no such API.
+            NotFoundError: no such API (or not one from ``origin``).
         """
         registered = self.apis().get(name)
-        if registered is None:
+        if registered is None or (origin is not None and registered.origin != origin):
             raise NotFoundError(f"record API {name[:64]!r} not found")
         return registered.engine
 
-    def run(self, name: str, call: Callable[[RecordEngine], _T], *, retry: bool) -> _T:
-        """``call(engine)`` with the engine of API ``name``.
+    def run(
+        self,
+        name: str,
+        call: Callable[[RecordEngine], _T],
+        *,
+        retry: bool,
+        origin: str | None = None,
+    ) -> _T:
+        """``call(engine)`` with the engine of API ``name`` (see :meth:`get` for ``origin``).
 
         Another process may have changed or dropped the API's table within the poll
         interval; when the database refuses the statement, the version is checked now:
         a dropped API is a 404, a changed one is tried once more (``retry``: reads) or a
         409 (writes: the client retries). Any other failure propagates unchanged.
         """
-        engine = self.get(name)
+        engine = self.get(name, origin=origin)
         try:
             return call(engine)
         except sa.exc.DBAPIError:
             fresh = self._refresh().get(name)
             if fresh is not None and fresh.engine is engine:
                 raise
-        if fresh is None:
+        if fresh is None or (origin is not None and fresh.origin != origin):
             raise NotFoundError(f"record API {name[:64]!r} not found")
         if not retry:
             raise ConflictError(f"record API {name[:64]!r} changed meanwhile; try again")

@@ -115,7 +115,8 @@ class Statements:
         """``SELECT 1 [FROM t AS _row_ WHERE _row_.pk = :id] AND <rule>``."""
 
         def build() -> sa.Select[Any]:
-            query = sa.select(sa.literal(1)).where(rule.clause)
+            # A literal column, not a bound 1: compiled once per rule (records.compiled).
+            query = sa.select(sa.literal_column("1")).where(rule.clause)
             if on_row:
                 query = query.select_from(self.row).where(self.row.c[self.pk] == self._id_bind())
             return query

@@ -53,9 +53,15 @@ from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.auth.principal import Principal
 from tinybase.collections.access import may_see
 from tinybase.collections.catalog import collection_row, collection_view, definition_of
-from tinybase.collections.collection_records import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from tinybase.collections.collection_records import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    Within,
+)
 from tinybase.errors import BadRequestError, NotFoundError
 from tinybase.records.conflicts import caller_key
+from tinybase.records.engine import RecordEngine
 
 _T = TypeVar("_T")
 
@@ -199,7 +205,9 @@ async def create_record(request: Request) -> JSONResponse:
     data = await RecordBody.data_of(request)
     name = request.path_params["name"]
     records = app_state(request).records
-    record = await _write(request, principal, name, lambda: records.create(principal, name, data))
+    record = await _write(
+        request, principal, lambda within: records.create(principal, name, data, within=within)
+    )
     return JSONResponse(record, status_code=201)
 
 
@@ -227,7 +235,9 @@ async def update_record(request: Request) -> JSONResponse:
     name, record_id = request.path_params["name"], request.path_params["record_id"]
     records = app_state(request).records
     record = await _write(
-        request, principal, name, lambda: records.update(principal, name, record_id, data)
+        request,
+        principal,
+        lambda within: records.update(principal, name, record_id, data, within=within),
     )
     return JSONResponse(record)
 
@@ -245,17 +255,19 @@ async def delete_record(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def _write(request: Request, principal: Principal, name: str, write: Callable[[], _T]) -> _T:
-    """``write()`` in the writer thread, within the caller's conflict budget
+async def _write(request: Request, principal: Principal, write: Callable[[Within[_T]], _T]) -> _T:
+    """``write(within)`` in the writer thread; ``within`` runs the engine's write within the
+    caller's conflict budget when a conflict could reveal something
     (:mod:`tinybase.records.conflicts`)."""
     state = app_state(request)
-    caller = caller_key(principal, client_ip(request))
 
-    def run() -> _T:
-        guarded = state.records.conflicts_may_reveal(principal, name)
-        return state.conflicts.run(caller, write, guarded=guarded)
+    def within(engine: RecordEngine, call: Callable[[], _T]) -> _T:
+        if not engine.conflicts_may_reveal(principal):
+            return call()  # the caller's key (their address, when anonymous) is not needed
+        caller = caller_key(principal, client_ip(request))
+        return state.conflicts.run(caller, call, guarded=True)
 
-    return await state.executor.write(run)
+    return await state.executor.write(lambda: write(within))
 
 
 @router.get("", openapi_extra=BEARER_DOCS)

@@ -97,7 +97,7 @@ def _routes(
 class Engines:
     """The record engines of this app and the executor that runs their blocking calls."""
 
-    def __init__(self, state: AppState, client: str) -> None:
+    def __init__(self, state: AppState, client: Callable[[], str]) -> None:
         self.registry: RecordApiRegistry = state.record_apis
         self.conflicts: ConflictBudget = state.conflicts
         self.executor: DatabaseExecutor = state.executor
@@ -118,11 +118,12 @@ class Engines:
         """``call(engine of api)`` in the writer thread (group commit on SQLite, bounded by
         the ``rows`` each call writes), within the caller's conflict budget
         (:mod:`tinybase.records.conflicts`)."""
-        caller = caller_key(principal, self.client)
 
         def run(engine: RecordEngine) -> Any:
-            guarded = engine.conflicts_may_reveal(principal)
-            return self.conflicts.run(caller, lambda: call(engine), guarded=guarded)
+            if not engine.conflicts_may_reveal(principal):
+                return call(engine)
+            caller = caller_key(principal, self.client())
+            return self.conflicts.run(caller, lambda: call(engine), guarded=True)
 
         return await self.executor.write(
             lambda: self.registry.run(api, run, retry=False), rows=rows
@@ -135,7 +136,8 @@ class Engines:
         A plain call, not a dependency: FastAPI's cost grows with every dependency solved
         per request, and these handlers are the hot path.
         """
-        return cls(app_state(request), client_ip(request))
+        # The client's address only matters for the conflict budget of an anonymous write.
+        return cls(app_state(request), lambda: client_ip(request))
 
 
 @_routes("POST", "/{api}", body=TRAILBASE_CREATE_BODY, responses={200: {"model": RecordIds}})
