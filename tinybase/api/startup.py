@@ -11,6 +11,8 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
 from tinybase.db.migrate import upgrade
+from tinybase.extensions.dispatch import Hooks
+from tinybase.extensions.hooks import collected_hooks
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
@@ -52,6 +54,7 @@ def build_state(config: Config) -> AppState:
         records=CollectionRecords(catalog, registry),
         record_apis=registry,
         executor=DatabaseExecutor(db),
+        hooks=Hooks(collected_hooks(), queue_size=config.extensions_hook_queue_size),
     )
     state.background.append(auth.revocation.run)
     return state
