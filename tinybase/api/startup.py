@@ -11,8 +11,10 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
 from tinybase.db.migrate import upgrade
+from tinybase.extensions.before import BeforeRecordHooks
 from tinybase.extensions.dispatch import Hooks
-from tinybase.extensions.hooks import collected_hooks
+from tinybase.extensions.hooks import BEFORE_KINDS, collected_hooks
+from tinybase.extensions.record_hooks import connect_record_hooks
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
@@ -42,7 +44,10 @@ def build_state(config: Config) -> AppState:
     logger.info("database ready: %r", db)
     catalog = CollectionCatalog(db)
     registry = RecordApiRegistry(db, config_apis=config.record_apis)
-    serve_collections(catalog, registry)
+    hooks = Hooks(collected_hooks(), queue_size=config.extensions_hook_queue_size)
+    before = BeforeRecordHooks(hooks) if any(map(hooks.has_kind, BEFORE_KINDS)) else None
+    serve_collections(catalog, registry, before=before)
+    connect_record_hooks(hooks, registry.changes, catalog)
     state = AppState(
         config=config,
         db=db,
@@ -54,7 +59,7 @@ def build_state(config: Config) -> AppState:
         records=CollectionRecords(catalog, registry),
         record_apis=registry,
         executor=DatabaseExecutor(db),
-        hooks=Hooks(collected_hooks(), queue_size=config.extensions_hook_queue_size),
+        hooks=hooks,
     )
     state.background.append(auth.revocation.run)
     return state

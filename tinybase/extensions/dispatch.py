@@ -26,7 +26,8 @@ import inspect
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -40,7 +41,10 @@ logger = logging.getLogger("tinybase.extensions")
 DEFAULT_QUEUE_SIZE = 10_000
 """Events waiting for the hook runner before new ones are dropped."""
 
-_Job = tuple[tuple[HookSpec, ...], object | None]
+Convert = Callable[[Any], object | None]
+"""Turns what was queued into the handlers' event, in the runner (None: nothing to run)."""
+
+_Job = tuple[tuple[HookSpec, ...], object | None, Convert | None]
 
 
 class Hooks:
@@ -102,8 +106,20 @@ class Hooks:
         if specs:
             await _run_all(specs, event)
 
-    def run_later(self, kind: HookKind, event: object, target: str | None = None) -> None:
-        """Queue the matching handlers for the hook runner. Thread-safe, never blocks."""
+    def run_later(
+        self,
+        kind: HookKind,
+        event: object,
+        target: str | None = None,
+        *,
+        convert: Convert | None = None,
+    ) -> None:
+        """Queue the matching handlers for the hook runner. Thread-safe, never blocks.
+
+        ``convert``: when given, the runner calls ``convert(event)`` in a worker thread and
+        hands its result to the handlers instead (or skips them when it is None), so that a
+        caller in a hurry (the writing thread right after a commit) only queues.
+        """
         specs = self.matching(kind, target)
         if not specs:
             return
@@ -113,7 +129,7 @@ class Hooks:
                 dropped = self.dropped
             else:
                 dropped = 0
-                self._queue.append((specs, event))
+                self._queue.append((specs, event, convert))
                 wake = not self._wake_pending and self._loop is not None
                 if wake:
                     self._wake_pending = True
@@ -153,7 +169,7 @@ class Hooks:
             while True:
                 job = self._next_job()
                 if job is not None:
-                    await _run_all(*job)
+                    await _run_job(*job)
                 elif self._closing:
                     return
                 else:
@@ -190,6 +206,20 @@ class Hooks:
             return
         with contextlib.suppress(RuntimeError):  # a closed loop: nothing is left to wake
             loop.call_soon_threadsafe(wake.set)
+
+
+async def _run_job(
+    specs: tuple[HookSpec, ...], event: object | None, convert: Convert | None
+) -> None:
+    if convert is not None:
+        try:
+            event = await anyio.to_thread.run_sync(convert, event)
+        except Exception:
+            logger.exception("hook event %r could not be prepared", event)
+            return
+        if event is None:
+            return
+    await _run_all(specs, event)
 
 
 async def _run_all(specs: tuple[HookSpec, ...], event: object | None) -> None:
