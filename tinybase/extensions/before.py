@@ -10,7 +10,8 @@ A handler gets a ``BeforeRecord*Event``. To change the values it edits ``event.d
 place or returns a dict (which replaces ``event.data`` for the next handler). To refuse the
 write it raises:
 
-* :class:`RecordRejected` (``status_code`` 400 by default, any 4xx): that status and detail;
+* :class:`~tinybase.extensions.RecordRejected` (``status_code`` 400 unless given, any 4xx):
+  that status and detail;
 * ``ValueError``: a 422 with its message as the detail;
 * any other ``tinybase.errors.TinyBaseError``: its own status (``PermissionDeniedError`` 403 ...);
 * anything else: a 500 with a generic detail; the error is logged with the hook's name and
@@ -37,7 +38,7 @@ from tinybase.extensions.events import (
 from tinybase.extensions.hooks import HookKind, HookSpec
 from tinybase.extensions.record_hooks import as_uuid
 
-__all__ = ["BeforeRecordHooks", "RecordRejected"]
+__all__ = ["BeforeRecordHooks"]
 
 logger = logging.getLogger("tinybase.extensions")
 
@@ -47,17 +48,6 @@ _KINDS = {
     "delete": HookKind.BEFORE_RECORD_DELETE,
 }
 SYSTEM_FIELDS = ("id", "owner_id", "created_at", "updated_at")
-
-
-class RecordRejected(TinyBaseError):
-    """Raised by a before-record hook to refuse a write: the client gets ``status_code``
-    (a 4xx, 400 unless given) and ``{"detail": detail}``."""
-
-    def __init__(self, detail: Any = "The write was refused", status_code: int = 400) -> None:
-        if not 400 <= status_code < 500:
-            raise ValueError(f"RecordRejected needs a 4xx status, not {status_code}")
-        super().__init__(detail)
-        self.status_code = status_code
 
 
 class BeforeRecordHooks:
