@@ -14,7 +14,9 @@ from tinybase.db.migrate import upgrade
 from tinybase.extensions.before import BeforeRecordHooks
 from tinybase.extensions.dispatch import Hooks
 from tinybase.extensions.hooks import BEFORE_KINDS, collected_hooks
+from tinybase.extensions.loader import load_extensions
 from tinybase.extensions.record_hooks import connect_record_hooks
+from tinybase.extensions.user_hooks import connect_user_hooks
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
@@ -30,7 +32,11 @@ def build_state(config: Config) -> AppState:
     Opens the database (creating a SQLite file on first run), brings the system tables up
     to date (safe when several processes start at once) and loads the runtime settings,
     binding the module-level ``tinybase.settings.settings`` to them.
+
+    Extensions are imported first (their hooks are gathered into ``state.hooks``); one
+    that fails is recorded in ``state.extensions`` and the rest of the instance still starts.
     """
+    extensions = load_extensions(config.extensions_path, enabled=config.extensions_enabled)
     db = database(config.db_url, write_wait_seconds=config.db_write_wait_seconds)
     try:
         upgrade(db)
@@ -48,6 +54,7 @@ def build_state(config: Config) -> AppState:
     before = BeforeRecordHooks(hooks) if any(map(hooks.has_kind, BEFORE_KINDS)) else None
     serve_collections(catalog, registry, before=before)
     connect_record_hooks(hooks, registry.changes, catalog)
+    connect_user_hooks(hooks, auth)
     state = AppState(
         config=config,
         db=db,
@@ -60,6 +67,7 @@ def build_state(config: Config) -> AppState:
         record_apis=registry,
         executor=DatabaseExecutor(db),
         hooks=hooks,
+        extensions=extensions,
     )
     state.background.append(auth.revocation.run)
     return state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -20,6 +21,7 @@ from tinybase.collections.collection_records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
 from tinybase.extensions.dispatch import Hooks
+from tinybase.extensions.loader import Extensions
 from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
@@ -54,6 +56,7 @@ class AppState:
     record_apis: RecordApiRegistry
     executor: DatabaseExecutor
     hooks: Hooks
+    extensions: Extensions = field(default_factory=Extensions)
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 
@@ -64,6 +67,11 @@ class AppState:
     def changes(self) -> ChangeStream:
         """Every committed record write of this instance (:mod:`tinybase.records.changes`)."""
         return self.record_apis.changes
+
+    def extension_functions(self) -> tuple[Any, ...]:
+        """The functions this instance serves (for the extensions listing: which extension
+        brought which). None yet: the functions registry is issue 10's other half."""
+        return ()
 
     def session(self) -> Session:
         """A SQLModel session on the instance's database (``ctx.db`` of functions): its

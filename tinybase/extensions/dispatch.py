@@ -233,7 +233,9 @@ async def _run_one(spec: HookSpec, event: object | None) -> None:
         if inspect.iscoroutinefunction(spec.handler):
             await spec.handler(*args)
         else:
-            result = await anyio.to_thread.run_sync(spec.handler, *args)
+            # Abandoned (left to finish in its thread) if the runner is cancelled: a shutdown
+            # that ran out of drain time does not wait for it.
+            result = await anyio.to_thread.run_sync(spec.handler, *args, abandon_on_cancel=True)
             if inspect.isawaitable(result):
                 await result
     except Exception:
