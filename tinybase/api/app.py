@@ -113,8 +113,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             background.start_soon(state.hooks.serve, name="hook runner")
             await state.hooks.run(HookKind.STARTUP)
             yield
-            await state.hooks.run(HookKind.SHUTDOWN)
+            # Queued after-commit hooks first (bounded), then the on_shutdown hooks.
             await state.hooks.close(state.config.extensions_drain_seconds)
+            await state.hooks.run(HookKind.SHUTDOWN)
             background.cancel_scope.cancel()
     finally:
         await anyio.to_thread.run_sync(state.close)
