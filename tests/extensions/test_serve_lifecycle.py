@@ -72,7 +72,7 @@ def _serve(tmp_path: Path, port: int, *args: str) -> tuple[subprocess.Popen, Pat
 
 
 def _wait_for_lines(out: Path, count: int, process: subprocess.Popen) -> list[str]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"tinybase serve exited: {process.communicate()[0][-3000:]}")
@@ -80,7 +80,9 @@ def _wait_for_lines(out: Path, count: int, process: subprocess.Popen) -> list[st
         if len(lines) >= count:
             return lines
         time.sleep(0.1)
-    pytest.fail(f"only {out.read_text() if out.exists() else 'nothing'} in {out}")
+    process.kill()
+    output = process.communicate()[0][-3000:]
+    pytest.fail(f"only {out.read_text() if out.exists() else 'nothing'} in {out}: {output}")
 
 
 def _wait_until_up(url: str, process: subprocess.Popen) -> None:

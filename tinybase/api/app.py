@@ -110,7 +110,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with anyio.create_task_group() as background:
             state.start_background(background)
-            background.start_soon(state.hooks.serve, name="hook runner")
+            state.hooks.start(background)
             await state.hooks.run(HookKind.STARTUP)
             yield
             # Queued after-commit hooks first (bounded), then the on_shutdown hooks.
