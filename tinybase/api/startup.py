@@ -10,6 +10,7 @@ from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
+from tinybase.functions.service import build_functions
 from tinybase.db.migrate import upgrade
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
@@ -54,4 +55,16 @@ def build_state(config: Config) -> AppState:
         executor=DatabaseExecutor(db),
     )
     state.background.append(auth.revocation.run)
+    try:
+        state.functions = build_functions(
+            folder=config.functions_path,
+            db=db,
+            write=state.executor.write,
+            bind_session=state.bind_function_session,
+            timeout_seconds=config.function_timeout_seconds,
+            threads=config.function_threads,
+        )
+    except BaseException:
+        state.close()
+        raise
     return state
