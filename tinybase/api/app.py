@@ -31,6 +31,7 @@ from tinybase.api.routes import (
 )
 from tinybase.api.routing import add_plain_routes
 from tinybase.api.startup import build_state
+from tinybase.extensions.hooks import HookKind
 from tinybase.functions.registry import FunctionRegistry
 from tinybase.settings import Config, load_config
 
@@ -123,7 +124,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with anyio.create_task_group() as background:
             state.start_background(background)
+            background.start_soon(state.hooks.serve, name="hook runner")
+            await state.hooks.run(HookKind.STARTUP)
             yield
+            await state.hooks.run(HookKind.SHUTDOWN)
+            await state.hooks.close(state.config.extensions_drain_seconds)
             background.cancel_scope.cancel()
     finally:
         await anyio.to_thread.run_sync(state.close)

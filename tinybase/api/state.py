@@ -19,6 +19,7 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
+from tinybase.extensions.dispatch import Hooks
 from tinybase.functions.service import Functions
 from tinybase.functions.transaction import FunctionTransaction
 from tinybase.records.changes import ChangeStream
@@ -54,6 +55,7 @@ class AppState:
     records: CollectionRecords
     record_apis: RecordApiRegistry
     executor: DatabaseExecutor
+    hooks: Hooks
     functions: Functions | None = None
     """The instance's functions (built in ``build_state`` once the state exists)."""
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)

@@ -18,10 +18,12 @@ import logging
 import re
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from tinybase.extensions.hooks import HookSpec
 from tinybase.functions import registry
 from tinybase.functions.registry import FunctionSpec
 
@@ -30,6 +32,7 @@ __all__ = [
     "FunctionLoad",
     "LoadFailure",
     "instance_functions",
+    "instance_hooks",
     "is_sdk_script",
     "load_functions",
 ]
@@ -155,3 +158,12 @@ def instance_functions(load: FunctionLoad) -> list[FunctionSpec]:
         if not spec.module.startswith(FOLDER_NAMESPACE)
     ]
     return [*load.specs, *others]
+
+
+def instance_hooks(load: FunctionLoad, hooks: Iterable[HookSpec]) -> list[HookSpec]:
+    """Of ``hooks``, those an instance runs: all but those of other instances' folders
+    (a function module may register hooks, as the seed's example does)."""
+    mine = set(load.modules)
+    return [
+        hook for hook in hooks if not hook.module.startswith(FOLDER_NAMESPACE) or hook.module in mine
+    ]

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from tinybase.data import Database
 from tinybase.functions.calls import CallRecords
-from tinybase.functions.loader import FunctionLoad, instance_functions, load_functions
+from tinybase.functions.loader import FunctionLoad, instance_functions
 from tinybase.functions.registry import FunctionRegistry
 from tinybase.functions.runner import FunctionHooks, FunctionRunner
 from tinybase.functions.transaction import FunctionTransaction
@@ -36,8 +36,8 @@ class Functions:
 
 
 def build_functions(
+    load: FunctionLoad,
     *,
-    folder: str,
     db: Database,
     write: Callable[[Callable[[], Any]], Any],
     bind_session: Callable[[Session, FunctionTransaction], Session],
@@ -45,12 +45,11 @@ def build_functions(
     threads: int,
     hooks: FunctionHooks | None = None,
 ) -> Functions:
-    """Import the function modules of ``folder`` and build the instance's functions.
+    """The instance's functions, from what :func:`load_functions` imported.
 
     Raises:
         DuplicateFunctionError: two functions share a name.
     """
-    load = load_functions(folder)
     registry = FunctionRegistry(instance_functions(load))
     calls = CallRecords(db, write)
     runner = FunctionRunner(

@@ -173,6 +173,16 @@ class Config(BaseSettings):
         2.0,
         description="How often runtime settings (/api/admin/settings) are re-read, in seconds.",
     )
+    extensions_hook_queue_size: int = Field(
+        10_000,
+        ge=1,
+        description="After-commit hook events waiting to run before new ones are dropped.",
+    )
+    extensions_drain_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="On a graceful stop, how long queued hook events may still run, in seconds.",
+    )
 
     @field_validator("log_level")
     @classmethod
