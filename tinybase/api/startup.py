@@ -10,11 +10,11 @@ from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
-from tinybase.functions.loader import instance_hooks, load_functions
-from tinybase.functions.service import build_functions
 from tinybase.db.migrate import upgrade
 from tinybase.extensions.dispatch import Hooks
 from tinybase.extensions.hooks import collected_hooks
+from tinybase.functions.loader import instance_hooks, load_functions
+from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
