@@ -106,6 +106,24 @@ def test_every_call_is_recorded_with_its_outcome(
     assert "RuntimeError: the secret internal detail" in detail.json()["error_traceback"]
 
 
+def test_sync_functions_run_in_a_worker_thread(client: TestClient) -> None:
+    body = call(client, "where", {}).json()
+    assert body["on_event_loop"] is False
+
+
+def test_function_hooks_run_before_and_after_each_call(client: TestClient, lab: ModuleType) -> None:
+    assert call(client, "where", {"x": 1}).status_code == 200
+    assert call(client, "crash", {}).status_code == 500
+    deadline = time.monotonic() + 5
+    while len(lab.events) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lab.events == [
+        ("call", "where", {"x": 1}),
+        ("complete", "where", "succeeded", None),
+        ("complete", "crash", "failed", "RuntimeError"),
+    ]
+
+
 # -- auth levels, from the attacker's side ------------------------------------------------
 
 
@@ -153,12 +171,18 @@ def test_the_list_shows_what_the_caller_may_call(
         assert response.status_code == 200
         return {item["name"] for item in response.json()}
 
-    public = {"echo", "refuse", "crash", "bad_output", "slow", "slow_async"}
+    public = {"echo", "refuse", "crash", "bad_output", "slow", "slow_async", "where"}
     assert names({}) == public
-    assert names(user.headers) == public | {"whoami", "add_note", "add_note_async", "add_note_slowly"}
+    for_users = {"whoami", "add_note", "add_note_async", "add_note_slowly"}
+    assert names(user.headers) == public | for_users
     assert names(admin.headers) == names(user.headers) | {"admin_only"}
     echo = next(item for item in client.get("/api/functions").json() if item["name"] == "echo")
-    assert echo == {"name": "echo", "description": "Say it back.", "auth": "public", "tags": ["demo"]}
+    assert echo == {
+        "name": "echo",
+        "description": "Say it back.",
+        "auth": "public",
+        "tags": ["demo"],
+    }
 
 
 def test_one_function_has_its_schemas(client: TestClient) -> None:

@@ -93,9 +93,8 @@ def test_two_functions_with_one_name_stop_the_start_naming_both(
     app_config: Config, functions_dir: Path
 ) -> None:
     write_module(functions_dir, "again", GOOD)
-    with pytest.raises(DuplicateFunctionError) as raised:
-        with TestClient(create_app(app_config)):
-            pass
+    with pytest.raises(DuplicateFunctionError) as raised, TestClient(create_app(app_config)):
+        pass
     message = str(raised.value)
     assert "'ping'" in message
     assert str(functions_dir / "good.py") in message and str(functions_dir / "again.py") in message

@@ -69,9 +69,7 @@ def test_seed_example_unknown_product_is_a_400_with_the_call_id(
 
 
 def test_seed_example_needs_a_logged_in_caller(client: TestClient) -> None:
-    response = client.post(
-        "/api/functions/create_order", json={"product_id": "x", "quantity": 1}
-    )
+    response = client.post("/api/functions/create_order", json={"product_id": "x", "quantity": 1})
     assert response.status_code == 401
 
 
