@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 
 from tinybase.extensions import hooks
+from tinybase.functions import registry
 
 
 @pytest.fixture
 def no_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty hook collection for this test (the decorators fill it, build_state reads it)."""
+    """Empty hook and function collections for this test (the decorators fill them,
+    build_state reads them)."""
     monkeypatch.setattr(hooks, "_collected", [])
+    monkeypatch.setattr(registry, "_collected", [])
 
 
 @pytest.fixture

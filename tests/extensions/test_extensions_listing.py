@@ -17,6 +17,11 @@ from tinybase.settings import load_config
 
 GOOD = """
     from tinybase.extensions import before_record_create, on_record_delete
+    from tinybase.functions import register
+
+    @register("orders_count", description="How many orders")
+    def orders_count(ctx) -> int:
+        return 0
 
     @on_record_delete
     def gone(event):
@@ -72,7 +77,7 @@ def test_admins_see_what_loaded_and_what_failed(client, extensions_root: Path) -
                 {"kind": "record_delete", "target": None, "handler": "orders_ext.gone"},
                 {"kind": "before_record_create", "target": "orders", "handler": "orders_ext.check"},
             ],
-            "functions": [],
+            "functions": ["orders_count"],
         }
     ]
     assert body["failed"] == [
@@ -113,6 +118,7 @@ def test_the_cli_lists_extensions_and_failures(
     assert "orders" in out and "0.3" in out and "folder" in out
     assert "record_delete orders_ext.gone" in out
     assert "before_record_create(orders) orders_ext.check" in out
+    assert "orders_count" in out
     assert f"{extensions_root / 'broken' / 'broken.py'}:1" in out
     assert "ZeroDivisionError: division by zero" in out
 

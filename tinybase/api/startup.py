@@ -17,6 +17,8 @@ from tinybase.extensions.hooks import BEFORE_KINDS, collected_hooks
 from tinybase.extensions.loader import load_extensions
 from tinybase.extensions.record_hooks import connect_record_hooks
 from tinybase.extensions.user_hooks import connect_user_hooks
+from tinybase.functions.loader import instance_hooks, load_functions
+from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
@@ -33,10 +35,16 @@ def build_state(config: Config) -> AppState:
     to date (safe when several processes start at once) and loads the runtime settings,
     binding the module-level ``tinybase.settings.settings`` to them.
 
-    Extensions are imported first (their hooks are gathered into ``state.hooks``); one
-    that fails is recorded in ``state.extensions`` and the rest of the instance still starts.
+    Extensions are imported first, then the function modules (their hooks are gathered into
+    ``state.hooks``); an extension that fails is recorded in ``state.extensions`` and the
+    rest of the instance still starts.
     """
     extensions = load_extensions(config.extensions_path, enabled=config.extensions_enabled)
+    # Then the function modules, before the hooks are gathered: they may register hooks.
+    functions = load_functions(config.functions_path)
+    hooks = Hooks(
+        instance_hooks(functions, collected_hooks()), queue_size=config.extensions_hook_queue_size
+    )
     db = database(config.db_url, write_wait_seconds=config.db_write_wait_seconds)
     try:
         upgrade(db)
@@ -50,7 +58,6 @@ def build_state(config: Config) -> AppState:
     logger.info("database ready: %r", db)
     catalog = CollectionCatalog(db)
     registry = RecordApiRegistry(db, config_apis=config.record_apis)
-    hooks = Hooks(collected_hooks(), queue_size=config.extensions_hook_queue_size)
     before = BeforeRecordHooks(hooks) if any(map(hooks.has_kind, BEFORE_KINDS)) else None
     serve_collections(catalog, registry, before=before)
     connect_record_hooks(hooks, registry.changes, catalog)
@@ -70,4 +77,17 @@ def build_state(config: Config) -> AppState:
         extensions=extensions,
     )
     state.background.append(auth.revocation.run)
+    try:
+        state.functions = build_functions(
+            functions,
+            db=db,
+            write=state.executor.write,
+            bind_session=state.bind_function_session,
+            timeout_seconds=config.function_timeout_seconds,
+            threads=config.function_threads,
+            hooks=hooks,
+        )
+    except BaseException:
+        state.close()
+        raise
     return state

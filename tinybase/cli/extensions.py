@@ -11,6 +11,7 @@ from rich.table import Table
 from tinybase.cli.common import read_config
 from tinybase.extensions.hooks import collected_hooks
 from tinybase.extensions.loader import load_extensions
+from tinybase.functions.registry import collected_functions
 
 __all__ = ["app"]
 
@@ -28,7 +29,7 @@ def list_extensions() -> None:
     (hooks, functions) and what failed to load, with the file and the error."""
     config = read_config()
     loaded = load_extensions(config.extensions_path, enabled=config.extensions_enabled)
-    report = loaded.describe(collected_hooks(), _functions())
+    report = loaded.describe(collected_hooks(), collected_functions())
     console = Console(width=200, soft_wrap=True)
     if not report["enabled"]:
         console.print("Extensions are disabled (extensions_enabled = false).")
@@ -36,11 +37,6 @@ def list_extensions() -> None:
     console.print(_loaded_table(report["loaded"]))
     if report["failed"]:
         console.print(_failed_table(report["failed"]))
-
-
-def _functions() -> tuple[Any, ...]:
-    """The functions registered so far (the extensions' own: no functions folder here)."""
-    return ()
 
 
 def _loaded_table(loaded: list[dict[str, Any]]) -> Table:

@@ -78,7 +78,7 @@ class HookSpec:
 
     @property
     def module(self) -> str:
-        return getattr(self.handler, "__module__", "?")
+        return getattr(self.handler, "__module__", None) or "?"  # None for builtins
 
     @property
     def name(self) -> str:

@@ -20,4 +20,4 @@ router = APIRouter(prefix="/api/admin/extensions", tags=["admin"])
 def list_extensions(state: State, _admin: AdminUser) -> dict[str, Any]:
     """The extensions loaded at start-up with the hooks and functions each registered, and
     those that failed to load, with the file and the error."""
-    return state.extensions.describe(state.hooks.specs, state.extension_functions())
+    return state.extensions.describe(state.hooks.specs, state.served_functions())
