@@ -91,7 +91,7 @@ def test_run_later_from_other_threads_runs_everything_in_order_then_close_drains
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            hooks.start(tg)
+            hooks.start()
 
             def produce() -> None:
                 for n in range(200):
@@ -118,7 +118,7 @@ def test_run_later_never_waits_for_a_slow_handler() -> None:
 
     async def main() -> float:
         async with anyio.create_task_group() as tg:
-            hooks.start(tg)
+            hooks.start()
             start = time.perf_counter()
             hooks.run_later(HookKind.RECORD_DELETE, "e")
             elapsed = time.perf_counter() - start
@@ -161,7 +161,7 @@ def test_close_gives_up_after_its_timeout(caplog: pytest.LogCaptureFixture) -> N
 
     async def main() -> float:
         async with anyio.create_task_group() as tg:
-            hooks.start(tg)
+            hooks.start()
             start = time.perf_counter()
             with caplog.at_level(logging.WARNING, logger="tinybase.extensions"):
                 await hooks.close(timeout=0.7)
@@ -222,7 +222,7 @@ def test_batched_events_keep_their_order_with_sync_and_async_handlers() -> None:
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            hooks.start(tg)
+            hooks.start()
             await hooks.close(timeout=10)
             tg.cancel_scope.cancel()
 

@@ -126,7 +126,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with anyio.create_task_group() as background:
             state.start_background(background)
-            state.hooks.start(background)
+            state.hooks.start()
             await state.hooks.run(HookKind.STARTUP)
             yield
             # Queued after-commit hooks first (bounded), then the on_shutdown hooks.

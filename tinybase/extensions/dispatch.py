@@ -6,10 +6,17 @@
 * :meth:`Hooks.run` (async) runs the matching handlers at once, in registration order: async
   ones awaited, sync ones in a worker thread, never on the event loop.
 * :meth:`Hooks.run_later` (any thread, never blocks) queues them for the instance's hook
-  runner, :meth:`Hooks.serve`, a task in the app's task group. This is how after-commit
-  hooks run: the write's thread and the request never wait for them. The queue is bounded:
-  when it is full the event is dropped, counted (:attr:`Hooks.dropped`) and a warning logged.
-  :meth:`Hooks.close` drains it on shutdown, within a time limit.
+  runner, a thread started with the app (:meth:`Hooks.start`). This is how after-commit
+  hooks run: the write's thread and the request never wait for them. The runner takes the
+  queue in batches and calls sync handlers itself; async handlers run on the app's event
+  loop (the runner waits for them, so each handler sees the events in order). The queue is
+  bounded: when it is full the event is dropped, counted (:attr:`Hooks.dropped`) and a
+  warning logged. :meth:`Hooks.close` drains it on shutdown, within a time limit.
+
+  A thread rather than a task of the event loop: queuing then costs the writing thread a
+  lock and a deque append, and nothing wakes the event loop for a sync handler (the
+  first design, a task handing each batch to a worker thread, cost about a third of a
+  millisecond per event).
 
 Either way a handler that raises is logged with its name and the event, and the others still
 run: nothing a hook does reaches the request, the write or the runner.
@@ -21,21 +28,18 @@ write's transaction and their exceptions are meant to reach the writer (a refuse
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import inspect
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.to_thread
 
 from tinybase.extensions.hooks import HookKind, HookSpec
-
-if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Hooks"]
 
@@ -72,13 +76,11 @@ class Hooks:
             self._by_kind[spec.kind] = (*self._by_kind.get(spec.kind, ()), spec)
         self._matching: dict[tuple[HookKind, str | None], tuple[HookSpec, ...]] = {}
         self._queue: deque[_Job] = deque()
-        self._guard = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._wake_pending = False
-        self._closing = False
-        self._done: asyncio.Event | None = None
+        self._ready = threading.Condition()
         self._running = 0
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"<Hooks {len(self.specs)} handlers, {len(self._queue)} queued>"
@@ -129,17 +131,15 @@ class Hooks:
         specs = self.matching(kind, target)
         if not specs:
             return
-        with self._guard:
-            if len(self._queue) >= self.queue_size:
+        with self._ready:
+            full = len(self._queue) >= self.queue_size
+            if full:
                 self.dropped += 1
                 dropped = self.dropped
             else:
-                dropped = 0
                 self._queue.append((specs, event, convert))
-                wake = not self._wake_pending and self._loop is not None
-                if wake:
-                    self._wake_pending = True
-        if dropped:
+                self._ready.notify()
+        if full:
             logger.warning(
                 "hook queue full (%d events): dropped %s for %r (%d dropped so far)",
                 self.queue_size,
@@ -147,8 +147,6 @@ class Hooks:
                 event,
                 dropped,
             )
-        elif wake:
-            self._wake_up()
 
     def run_before(self, kind: HookKind, event: object, target: str | None = None) -> None:
         """Call the matching before-record handlers, in order, in this thread.
@@ -165,121 +163,89 @@ class Hooks:
         """Events waiting for the runner or being run by it."""
         return len(self._queue) + self._running
 
-    def start(self, task_group: TaskGroup) -> None:
-        """Start the hook runner (:meth:`serve`) in ``task_group`` (the app's)."""
-        self._prepare()
-        task_group.start_soon(self.serve, name="hook runner")
-
-    def _prepare(self) -> None:
-        self._wake = asyncio.Event()
-        self._done = asyncio.Event()
-
-    async def serve(self) -> None:
-        """The hook runner: run queued jobs in order until :meth:`close` and the queue is
-        empty. Start it once, in the app's task group.
-
-        Jobs are taken in batches: the sync handlers of a whole batch (and the conversion
-        of their events) run in one worker-thread hop, in queue order, so a busy instance
-        does not pay a thread hop per handler and event. Each handler sees the events in
-        commit order; the handlers of one event run in registration order.
-        """
-        if self._done is None:
-            self._prepare()
-        assert self._wake is not None and self._done is not None
+    def start(self) -> None:
+        """Start the hook runner thread; call it on the app's event loop (async handlers
+        run there)."""
         self._loop = asyncio.get_running_loop()
-        try:
-            while True:
-                batch = self._next_batch()
-                if batch:
-                    await self._run_batch(batch)
-                elif self._closing:
-                    return
-                else:
-                    await self._wake.wait()
-                    self._wake.clear()
-        finally:
-            self._done.set()
+        self._thread = threading.Thread(target=self._serve, name="tinybase-hooks", daemon=True)
+        self._thread.start()
 
     async def close(self, timeout: float = 10.0) -> None:
         """Shut the runner down: it finishes what is queued (at most ``timeout`` seconds),
-        then returns. Without a running runner (the CLI), drain the queue here."""
-        with self._guard:
+        then stops. Without a runner (the CLI), one is started here to drain the queue.
+
+        A runner still busy at the timeout is left behind (a daemon thread: it does not keep
+        the process alive); what it had not run is logged.
+        """
+        if self._thread is None:
+            self.start()
+        assert self._thread is not None
+        with self._ready:
             self._closing = True
-        if self._done is None:
-            with anyio.move_on_after(timeout):
-                await self.serve()
-        else:
-            self._wake_up()
-            with anyio.move_on_after(timeout):
-                await self._done.wait()
+            self._ready.notify()
+        await anyio.to_thread.run_sync(self._thread.join, timeout, abandon_on_cancel=True)
         if self.queued:
             logger.warning("hook runner stopped with %d events still queued", self.queued)
 
-    def _next_batch(self) -> list[_Job]:
-        with self._guard:
-            batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
-            if not batch:
-                self._wake_pending = False
-            self._running = len(batch)
-            return batch
+    def _serve(self) -> None:
+        """The runner thread: batches of jobs, in queue order, until closed and empty."""
+        while True:
+            with self._ready:
+                while not self._queue and not self._closing:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+                self._running = len(batch)
+            for job in batch:
+                self._run_job(*job)
+                self._running -= 1
 
-    async def _run_batch(self, batch: list[_Job]) -> None:
-        """The batch's sync part in one thread hop, then what is left (async handlers, and
-        the handlers after them) on the loop."""
-        if any(convert is not None or _sync_first(specs) for specs, _e, convert in batch):
-            # Abandoned (left to finish in its thread) if the runner is cancelled: a shutdown
-            # that ran out of drain time does not wait for it.
-            rest = await anyio.to_thread.run_sync(
-                self._run_sync_part, batch, abandon_on_cancel=True
-            )
-        else:
-            rest = [(specs, event) for specs, event, _convert in batch]
-        for specs, event in rest:
-            await _run_all(specs, event)
-            self._running -= 1
-
-    def _run_sync_part(self, batch: list[_Job]) -> list[tuple[tuple[HookSpec, ...], object]]:
-        rest = []
-        for specs, event, convert in batch:
-            self._running -= 1
-            if convert is not None:
-                try:
-                    event = convert(event)
-                except Exception:
-                    logger.exception("hook event %r could not be prepared", event)
-                    continue
-                if event is None:
-                    continue
-            first_async = next((n for n, spec in enumerate(specs) if _is_async(spec)), len(specs))
-            for spec in specs[:first_async]:
+    def _run_job(
+        self, specs: tuple[HookSpec, ...], event: object | None, convert: Convert | None
+    ) -> None:
+        """One queued event: converted, then its handlers in order (async ones on the loop,
+        waited for)."""
+        if convert is not None:
+            try:
+                event = convert(event)
+            except Exception:
+                logger.exception("hook event %r could not be prepared", event)
+                return
+            if event is None:
+                return
+        for spec in specs:
+            if _is_async(spec):
+                self._await_on_loop(spec, event)
+            else:
                 _call_sync(spec, event)
-            if first_async < len(specs):
-                self._running += 1
-                rest.append((specs[first_async:], event))
-        return rest
 
-    def _wake_up(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None:
+    def _await_on_loop(self, spec: HookSpec, event: object | None) -> None:
+        assert self._loop is not None
+        try:
+            future = asyncio.run_coroutine_threadsafe(_run_async(spec, event), self._loop)
+        except RuntimeError:  # the loop has closed
+            logger.error("hook %s not run: the event loop has stopped", spec.name)
             return
-        with contextlib.suppress(RuntimeError):  # a closed loop: nothing is left to wake
-            loop.call_soon_threadsafe(wake.set)
+        try:
+            future.result()
+        except concurrent.futures.CancelledError:
+            logger.error("hook %s was cancelled", spec.name)
 
 
 async def _run_all(specs: tuple[HookSpec, ...], event: object | None) -> None:
     for spec in specs:
-        await _run_one(spec, event)
+        if _is_async(spec):
+            await _run_async(spec, event)
+        else:
+            await anyio.to_thread.run_sync(_call_sync, spec, event, abandon_on_cancel=True)
 
 
-async def _run_one(spec: HookSpec, event: object | None) -> None:
-    if _is_async(spec):
-        args = () if event is None else (event,)
-        try:
-            await spec.handler(*args)
-        except Exception:
-            _log_failure(spec, event)
-    else:
-        await anyio.to_thread.run_sync(_call_sync, spec, event, abandon_on_cancel=True)
+async def _run_async(spec: HookSpec, event: object | None) -> None:
+    try:
+        await (spec.handler() if event is None else spec.handler(event))
+    except Exception:
+        _log_failure(spec, event)
 
 
 def _call_sync(spec: HookSpec, event: object | None) -> None:
@@ -302,7 +268,3 @@ def _log_failure(spec: HookSpec, event: object | None) -> None:
 
 def _is_async(spec: HookSpec) -> bool:
     return inspect.iscoroutinefunction(spec.handler)
-
-
-def _sync_first(specs: tuple[HookSpec, ...]) -> bool:
-    return bool(specs) and not _is_async(specs[0])
