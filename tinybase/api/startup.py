@@ -11,6 +11,14 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
 from tinybase.db.migrate import upgrade
+from tinybase.extensions.before import BeforeRecordHooks
+from tinybase.extensions.dispatch import Hooks
+from tinybase.extensions.hooks import BEFORE_KINDS, collected_hooks
+from tinybase.extensions.loader import load_extensions
+from tinybase.extensions.record_hooks import connect_record_hooks
+from tinybase.extensions.user_hooks import connect_user_hooks
+from tinybase.functions.loader import instance_hooks, load_functions
+from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
@@ -26,7 +34,17 @@ def build_state(config: Config) -> AppState:
     Opens the database (creating a SQLite file on first run), brings the system tables up
     to date (safe when several processes start at once) and loads the runtime settings,
     binding the module-level ``tinybase.settings.settings`` to them.
+
+    Extensions are imported first, then the function modules (their hooks are gathered into
+    ``state.hooks``); an extension that fails is recorded in ``state.extensions`` and the
+    rest of the instance still starts.
     """
+    extensions = load_extensions(config.extensions_path, enabled=config.extensions_enabled)
+    # Then the function modules, before the hooks are gathered: they may register hooks.
+    functions = load_functions(config.functions_path)
+    hooks = Hooks(
+        instance_hooks(functions, collected_hooks()), queue_size=config.extensions_hook_queue_size
+    )
     db = database(config.db_url, write_wait_seconds=config.db_write_wait_seconds)
     try:
         upgrade(db)
@@ -40,7 +58,10 @@ def build_state(config: Config) -> AppState:
     logger.info("database ready: %r", db)
     catalog = CollectionCatalog(db)
     registry = RecordApiRegistry(db, config_apis=config.record_apis)
-    serve_collections(catalog, registry)
+    before = BeforeRecordHooks(hooks) if any(map(hooks.has_kind, BEFORE_KINDS)) else None
+    serve_collections(catalog, registry, before=before)
+    connect_record_hooks(hooks, registry.changes, catalog)
+    connect_user_hooks(hooks, auth)
     state = AppState(
         config=config,
         db=db,
@@ -52,6 +73,21 @@ def build_state(config: Config) -> AppState:
         records=CollectionRecords(catalog, registry),
         record_apis=registry,
         executor=DatabaseExecutor(db),
+        hooks=hooks,
+        extensions=extensions,
     )
     state.background.append(auth.revocation.run)
+    try:
+        state.functions = build_functions(
+            functions,
+            db=db,
+            write=state.executor.write,
+            bind_session=state.bind_function_session,
+            timeout_seconds=config.function_timeout_seconds,
+            threads=config.function_threads,
+            hooks=hooks,
+        )
+    except BaseException:
+        state.close()
+        raise
     return state

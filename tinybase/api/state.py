@@ -19,6 +19,11 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
+from tinybase.extensions.dispatch import Hooks
+from tinybase.extensions.loader import Extensions
+from tinybase.functions.registry import FunctionSpec
+from tinybase.functions.service import Functions
+from tinybase.functions.transaction import FunctionTransaction
 from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
@@ -52,6 +57,10 @@ class AppState:
     records: CollectionRecords
     record_apis: RecordApiRegistry
     executor: DatabaseExecutor
+    hooks: Hooks
+    extensions: Extensions = field(default_factory=Extensions)
+    functions: Functions | None = None
+    """The instance's functions (built in ``build_state`` once the state exists)."""
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 
@@ -63,11 +72,22 @@ class AppState:
         """Every committed record write of this instance (:mod:`tinybase.records.changes`)."""
         return self.record_apis.changes
 
+    def served_functions(self) -> tuple[FunctionSpec, ...]:
+        """The functions this instance serves (the extensions listing says which extension
+        brought which)."""
+        return () if self.functions is None else tuple(self.functions.registry)
+
     def session(self) -> Session:
         """A SQLModel session on the instance's database (``ctx.db`` of functions): its
         ``CollectionService`` uses this instance's catalog, record engines and writer."""
         services = CollectionServices(self.collections, self.records, self.executor)
         return bind_session(Session(self.db.engine), services)
+
+    def bind_function_session(self, session: Session, transaction: FunctionTransaction) -> Session:
+        """Bind a function call's ``ctx.db`` to this instance's services, with the call's
+        own write transaction as the writer (``tinybase.functions.transaction``)."""
+        services = CollectionServices(self.collections, self.records, transaction)
+        return bind_session(session, services)
 
     def start_background(self, task_group: TaskGroup) -> None:
         """Start every background task in the app's task group (cancelled at shutdown)."""

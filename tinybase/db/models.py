@@ -110,6 +110,8 @@ class FunctionCall(SQLModel, table=True):
     duration_ms: int = 0
     error_message: str | None = None
     error_type: str | None = None
+    # The traceback of a failed call: admins read it in the call record, callers never do.
+    error_traceback: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _timestamp_field()
 
 

@@ -5,24 +5,29 @@ Decorating only records a :class:`HookSpec` in the process-wide collection (like
 registries"); a running instance takes the collection at start-up and dispatches from its own
 copy (:mod:`tinybase.extensions.dispatch`), so importing a module never reaches an app.
 
-Handlers may be plain functions or coroutine functions.
+Handlers may be plain functions or coroutine functions, except the ``before_record_*`` ones:
+they run inside the write's transaction, in the writing thread, so an async one is refused
+when it is registered (a ``TypeError`` at import time).
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar, overload
 
 __all__ = [
+    "BEFORE_KINDS",
     "HookKind",
     "HookSpec",
     "before_record_create",
     "before_record_delete",
     "before_record_update",
     "collected_hooks",
+    "forget_hooks",
     "on_function_call",
     "on_function_complete",
     "on_record_create",
@@ -73,7 +78,7 @@ class HookSpec:
 
     @property
     def module(self) -> str:
-        return getattr(self.handler, "__module__", "?")
+        return getattr(self.handler, "__module__", None) or "?"  # None for builtins
 
     @property
     def name(self) -> str:
@@ -90,9 +95,28 @@ def collected_hooks() -> tuple[HookSpec, ...]:
         return tuple(_collected)
 
 
+BEFORE_KINDS = frozenset(
+    {HookKind.BEFORE_RECORD_CREATE, HookKind.BEFORE_RECORD_UPDATE, HookKind.BEFORE_RECORD_DELETE}
+)
+"""The hooks that run inside a write's transaction, in the writing thread."""
+
+
+def forget_hooks(specs: Iterable[HookSpec]) -> None:
+    """Drop ``specs`` from the collection (those of an extension that failed half-way)."""
+    gone = {id(spec) for spec in specs}
+    with _guard:
+        _collected[:] = [spec for spec in _collected if id(spec) not in gone]
+
+
 def _collect(kind: HookKind, handler: _H, target: str | None = None) -> _H:
     if not callable(handler):
         raise TypeError(f"a {kind.value} hook must be callable, not {handler!r}")
+    if kind in BEFORE_KINDS and inspect.iscoroutinefunction(handler):
+        # The writing thread has no event loop to await it in, and the transaction is open.
+        raise TypeError(
+            f"{handler!r}: a {kind.value} hook runs inside the write's transaction and must "
+            "be a plain function, not async"
+        )
     with _guard:
         _collected.append(HookSpec(kind, handler, target))
     return handler
