@@ -11,8 +11,8 @@ Sync functions run in a pool of ``function_threads`` worker threads fed from one
 (:class:`~tinybase.records.executor.Lane`, as the database executor's): a worker takes the
 calls already waiting, up to :data:`POOL_BATCH`, runs them one after the other, and hands
 their results back to the event loop with one wake-up. Under load that is one thread hop
-for several calls instead of one each; measured on W7 (bench/, a loaded machine) it more
-than doubled the calls per second over ``anyio.to_thread`` (a hop per call). The price: a
+for several calls instead of one each; measured on W7 (bench/, a loaded machine) it up to
+doubled the calls per second of ``anyio.to_thread`` (a hop per call). The price: a
 call may wait behind the slow calls batched with it on the same worker (its time limit
 counts from the start of the call, so a wait past it is a 504, and the call never runs).
 """
