@@ -100,6 +100,7 @@ class RecordEngine:
         )
         self.writable = {c.name: c for c in table.columns if c.name not in excluded}
         self.kinds = {c.name: value_kind(c) for c in table.columns}
+        self.columns = tuple(c.name for c in table.columns)
         self.row = table.alias(ROW_ALIAS)
         self.resolver = ColumnAllowlist(self.row, self.readable)
         self.rules = compile_rules(api, table, dialect=db.dialect)
@@ -577,9 +578,15 @@ class RecordEngine:
             return self._row_now(connection, key)
 
     def _row_now(self, connection: sa.Connection, key: Any) -> dict[str, Any] | None:
-        """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL)."""
-        row = connection.execute(self.statements.whole_row(), {ID_PARAM: key}).first()
-        return None if row is None else dict(row._mapping)
+        """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL).
+
+        Compiled once and run on the driver connection like the writes (:meth:`_write_row`):
+        with the change stream on, every create, update and delete pays for this read.
+        """
+        rows = self.queries.fixed(("whole_row",), self.statements.whole_row).rows(
+            connection.connection.driver_connection, {ID_PARAM: key}
+        )
+        return dict(zip(self.columns, rows[0], strict=True)) if rows else None
 
     def _record(
         self,
