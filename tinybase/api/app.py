@@ -59,7 +59,12 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.config = config
     install_error_handlers(app)
     # Innermost of the middleware: its 413 still gets the CORS and request-id headers.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_size=config.server_max_body_size)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_size=config.server_max_body_size,
+        upload_limit=lambda: upload_body_limit(app.state.tinybase.storage.max_file_size),
+        upload_prefixes=UPLOAD_PREFIXES,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_allow_origins,
@@ -89,6 +94,16 @@ def create_app(config: Config | None = None) -> FastAPI:
     # The undocumented /api/v1/records aliases last: no other path tries them first.
     add_plain_routes(app.router, trailbase_records.aliases)
     return app
+
+
+UPLOAD_PREFIXES = ("/api/records/v1/", "/api/v1/records/", "/api/collections/")
+"""Where record writes (which may carry files) are sent."""
+
+
+def upload_body_limit(max_file_size: int) -> int:
+    """The largest record-write body: a file at the limit sent as base64 JSON (4/3 of
+    it), plus room for the other fields and the multipart framing."""
+    return max_file_size * 4 // 3 + 64 * 1024
 
 
 def telemetry_settings(config: Config) -> TelemetryConfig | None:

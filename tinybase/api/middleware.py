@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 
 from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
@@ -115,6 +115,13 @@ class BodySizeLimitMiddleware:
     - ``GET``/``HEAD`` without ``Content-Length`` or ``Transfer-Encoding`` have no body in
       HTTP/1.1: passed through (the record reads' hot path pays one header scan).
 
+    Record writes (``upload_prefixes``) may carry files: their limit is the larger of
+    ``max_body_size`` and ``upload_limit()`` (the file limit of the runtime settings, read
+    per request). A ``multipart/form-data`` body there is not buffered but counted as the
+    app reads it (Starlette spools file parts to disk): past the limit, reading stops and
+    the answer is a 413, so a large file never sits in memory and an oversized one is not
+    read to its end.
+
     Joined, not kept as the messages the server delivered: a client that trickles its body
     a byte per packet gets a message per byte, each a dict and a bytes object some 200
     bytes large, so a 1 MiB body kept as messages cost about 200 MiB (and Starlette's
@@ -122,29 +129,73 @@ class BodySizeLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, *, max_body_size: int, limits: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_size: int,
+        limits: Mapping[str, int] | None = None,
+        upload_limit: Callable[[], int] | None = None,
+        upload_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.max_body_size = max_body_size
         self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
+        self.upload_limit = upload_limit
+        self.upload_prefixes = upload_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared, chunked = _body_framing(scope["headers"])
+        uploading = self._uploading(scope)
         limit = self._limit_for(scope["path"])
+        if uploading and self.upload_limit is not None:
+            limit = max(limit, self.upload_limit())
         if declared is not None and not chunked and declared > limit:
             await _too_large(limit)(scope, receive, send)
             return
         if not chunked and (declared == 0 or (declared is None and scope["method"] in _BODILESS)):
             await self.app(scope, receive, send)
             return
+        if uploading and _is_multipart(scope["headers"]):
+            await self._counted(scope, receive, send, limit)
+            return
         messages = await _read_at_most(receive, limit)
         if messages is None:
             await _too_large(limit)(scope, receive, send)
             return
         await self.app(scope, _replay(messages, receive), send)
+
+    def _uploading(self, scope: Scope) -> bool:
+        return scope["method"] in ("POST", "PATCH") and scope["path"].startswith(
+            self.upload_prefixes
+        )
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Run the app on a ``receive`` that counts the body and stops past ``limit``."""
+        received = 0
+        started = False
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge()
+            return message
+
+        async def watching(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting, watching)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await _too_large(limit)(scope, receive, send)
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
@@ -174,6 +225,17 @@ def _content_length(value: bytes) -> int | None:
 
 
 _BODILESS = ("GET", "HEAD")
+
+
+class _BodyTooLarge(Exception):
+    """Raised into the app's body read when a counted body passes its limit."""
+
+
+def _is_multipart(headers: list[tuple[bytes, bytes]]) -> bool:
+    for key, value in headers:
+        if key == b"content-type":
+            return value[:19].lower() == b"multipart/form-data"
+    return False
 
 
 async def _read_at_most(receive: Receive, limit: int) -> list[Message] | None:

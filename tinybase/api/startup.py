@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+
+import sqlalchemy as sa
 
 from tinybase.api.state import AppState
 from tinybase.auth.factory import build_auth_service
@@ -12,8 +15,11 @@ from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
 from tinybase.db.migrate import upgrade
 from tinybase.records.executor import DatabaseExecutor
+from tinybase.records.file_cleanup import FileCleanup
 from tinybase.records.registry import RecordApiRegistry
+from tinybase.records.uploads import Uploads
 from tinybase.settings import Config, SettingsStore, settings
+from tinybase.storage import FileStorage
 
 __all__ = ["build_state"]
 
@@ -41,6 +47,10 @@ def build_state(config: Config) -> AppState:
     catalog = CollectionCatalog(db)
     registry = RecordApiRegistry(db, config_apis=config.record_apis)
     serve_collections(catalog, registry)
+    storage = FileStorage(runtime_settings, data_dir=data_directory(config.db_url))
+    cleanup = FileCleanup(db, storage, registry.file_columns_of)
+    # Only writes to tables with file columns record changes for the cleanup.
+    registry.changes.subscribe(cleanup.on_change, tables=cleanup.wants)
     state = AppState(
         config=config,
         db=db,
@@ -52,6 +62,18 @@ def build_state(config: Config) -> AppState:
         records=CollectionRecords(catalog, registry),
         record_apis=registry,
         executor=DatabaseExecutor(db),
+        storage=storage,
+        uploads=Uploads(storage),
+        file_cleanup=cleanup,
     )
     state.background.append(auth.revocation.run)
+    state.background.append(lambda: cleanup.run(registry.file_tables))
     return state
+
+
+def data_directory(db_url: str) -> Path:
+    """The instance's data directory: the SQLite file's folder, else the working folder."""
+    url = sa.engine.make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent
+    return Path.cwd()

@@ -22,8 +22,11 @@ from tinybase.data import Database
 from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
+from tinybase.records.file_cleanup import FileCleanup
 from tinybase.records.registry import RecordApiRegistry
+from tinybase.records.uploads import Uploads
 from tinybase.settings import Config, SettingsStore, settings
+from tinybase.storage import FileStorage
 
 __all__ = ["AppState", "BackgroundTask"]
 
@@ -52,6 +55,9 @@ class AppState:
     records: CollectionRecords
     record_apis: RecordApiRegistry
     executor: DatabaseExecutor
+    storage: FileStorage
+    uploads: Uploads
+    file_cleanup: FileCleanup
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 

@@ -48,6 +48,7 @@ class CollectionValidator:
         self.definition = definition
         self.engines = engines
         self.typed_columns = frozenset(field.name for field in definition.schema.fields)
+        self.file_columns = definition.schema.file_columns()
 
     def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
         """Typed values of the schema's fields, plus ``owner_id`` (which the rules guard).
