@@ -111,12 +111,9 @@ def s3_server() -> Iterator[S3Server]:
         _wait_for_bucket(server, process, root)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        # A throwaway server in a temporary folder: no need for its slow graceful stop.
+        process.kill()
+        process.wait()
         shutil.rmtree(root, ignore_errors=True)
 
 
