@@ -28,10 +28,11 @@ from starlette.responses import StreamingResponse
 from tinybase.api.state import AppState
 from tinybase.errors import NotFoundError, ValidationError
 from tinybase.records.file_columns import UploadInput, object_key
+from tinybase.records.uploads import carries_uploads
 from tinybase.storage.sniff import inline_allowed
 from tinybase.storage.thumbs import ThumbSpec, cached_thumbnail, thumbnail_type
 
-__all__ = ["carries_uploads", "file_response", "form_values", "pick_file", "write_with_files"]
+__all__ = ["file_response", "form_values", "pick_file", "write_with_files"]
 
 _T = TypeVar("_T")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -74,21 +75,6 @@ def _form_values(items: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValidationError.for_field(key, "given more than once")
         values[key] = value
     return values
-
-
-def carries_uploads(values: Any) -> bool:
-    """Whether a write's values may hold uploads (so staging is worth a thread hop)."""
-    if isinstance(values, list):
-        return any(carries_uploads(item) for item in values)
-    if not isinstance(values, Mapping):
-        return False
-    return any(_is_upload(value) for value in values.values())
-
-
-def _is_upload(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(_is_upload(item) for item in value)
-    return isinstance(value, UploadInput) or (isinstance(value, Mapping) and "data" in value)
 
 
 async def write_with_files(

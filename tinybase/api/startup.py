@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
-import sqlalchemy as sa
 
 from tinybase.api.state import AppState
 from tinybase.auth.factory import build_auth_service
@@ -19,7 +16,7 @@ from tinybase.records.file_cleanup import FileCleanup
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.records.uploads import Uploads
 from tinybase.settings import Config, SettingsStore, settings
-from tinybase.storage import FileStorage
+from tinybase.storage import FileStorage, data_directory
 
 __all__ = ["build_state"]
 
@@ -69,11 +66,3 @@ def build_state(config: Config) -> AppState:
     state.background.append(auth.revocation.run)
     state.background.append(lambda: cleanup.run(registry.file_tables))
     return state
-
-
-def data_directory(db_url: str) -> Path:
-    """The instance's data directory: the SQLite file's folder, else the working folder."""
-    url = sa.engine.make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).resolve().parent
-    return Path.cwd()

@@ -72,7 +72,9 @@ class AppState:
     def session(self) -> Session:
         """A SQLModel session on the instance's database (``ctx.db`` of functions): its
         ``CollectionService`` uses this instance's catalog, record engines and writer."""
-        services = CollectionServices(self.collections, self.records, self.executor)
+        services = CollectionServices(
+            self.collections, self.records, self.executor, uploads=self.uploads
+        )
         return bind_session(Session(self.db.engine), services)
 
     def start_background(self, task_group: TaskGroup) -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from tinybase.errors import PayloadTooLargeError, StorageError, ValidationError
 from tinybase.records.file_columns import (
@@ -37,9 +37,26 @@ if TYPE_CHECKING:
     from tinybase.records.engine import RecordEngine
     from tinybase.storage import FileStorage
 
-__all__ = ["Staged", "Uploads"]
+__all__ = ["Staged", "Uploads", "carries_uploads"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def carries_uploads(values: Any) -> bool:
+    """Whether a write's values may hold uploads (an :class:`UploadInput`, or an object
+    with ``data``): only then is staging worth a lookup and a thread hop."""
+    if isinstance(values, list):
+        return any(carries_uploads(item) for item in values)
+    if not isinstance(values, Mapping):
+        return False
+    return any(_is_upload(value) for value in values.values())
+
+
+def _is_upload(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_is_upload(item) for item in value)
+    return isinstance(value, UploadInput) or (isinstance(value, Mapping) and "data" in value)
 
 
 @dataclass
@@ -72,6 +89,29 @@ class Uploads:
 
     def __init__(self, storage: FileStorage) -> None:
         self.storage = storage
+
+    def written(
+        self,
+        engine: RecordEngine,
+        values: Any,
+        write: Callable[[Any], _T],
+        *,
+        loc: Sequence[str] = ("body",),
+    ) -> _T:
+        """``write(values)`` with the uploads in ``values`` stored first, and deleted again
+        when the write raises (the blocking form, for Python callers).
+
+        Raises:
+            Whatever :meth:`stage` or ``write`` raises.
+        """
+        if not carries_uploads(values):
+            return write(values)
+        staged = self.stage(engine, values, loc=loc)
+        try:
+            return write(staged.values)
+        except BaseException:
+            staged.discard()
+            raise
 
     def stage(
         self, engine: RecordEngine, values: Any, *, loc: Sequence[str] = ("body",)

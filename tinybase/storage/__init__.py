@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from tinybase.settings import SettingsStore, StorageSettings
 from tinybase.storage.base import CHUNK_SIZE, ObjectInfo, ObjectStore, check_key
 from tinybase.storage.local import LocalStore
@@ -26,6 +28,7 @@ __all__ = [
     "S3Store",
     "build_store",
     "check_key",
+    "data_directory",
 ]
 
 
@@ -44,6 +47,14 @@ def build_store(options: StorageSettings, *, data_dir: Path) -> ObjectStore:
             )
         )
     return LocalStore(data_dir / options.local_path)
+
+
+def data_directory(db_url: str | sa.URL) -> Path:
+    """The instance's data directory: the SQLite file's folder, else the working folder."""
+    url = sa.engine.make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent
+    return Path.cwd()
 
 
 class FileStorage:

@@ -110,7 +110,7 @@ class S3Store:
                     yield ObjectInfo(key, int(item["Size"]), item["LastModified"])
 
     def check(self) -> None:
-        key = self._key(".tinybase-check")
+        key = self._key("_tinybase-check")
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=b"tinybase")
             self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
