@@ -44,7 +44,9 @@ def test_record_routes_are_the_apps_own_plain_routes(client: TestClient) -> None
         for method in route.methods
     }
     assert set(RECORD_OPERATIONS) <= plain
-    assert len(plain) == 2 * 6 + 5  # both TrailBase prefixes, the collections family
+    # Both TrailBase prefixes (6 record routes, 2 file downloads), the collections family
+    # (5 record routes, 2 file downloads).
+    assert len(plain) == 2 * (6 + 2) + 5 + 2
     assert not any(isinstance(route, PlainRoute) for route in collections.router.routes)
 
 

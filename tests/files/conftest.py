@@ -98,12 +98,23 @@ def s3_server() -> Iterator[S3Server]:
     # gRPC ports are the HTTP port + 10000: keep the HTTP ports below 55000.
     master, volume, filer, s3 = (port % 40000 + 15000 for port in _free_ports(4))
     command = [
-        weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={root}",
-        f"-master.port={master}", f"-volume.port={volume}", "-volume.max=10",
-        "-master.volumeSizeLimitMB=64", "-filer", f"-filer.port={filer}", "-s3",
-        f"-s3.port={s3}", f"-s3.config={root / 's3.json'}", "-s3.port.iceberg=0",
+        weed,
+        "server",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={root}",
+        f"-master.port={master}",
+        f"-volume.port={volume}",
+        "-volume.max=10",
+        "-master.volumeSizeLimitMB=64",
+        "-filer",
+        f"-filer.port={filer}",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.config={root / 's3.json'}",
+        "-s3.port.iceberg=0",
         "-s3.port.lance=0",
-    ]  # fmt: skip
+    ]
     with (root / "log").open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     server = S3Server(f"http://127.0.0.1:{s3}")

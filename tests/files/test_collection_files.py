@@ -18,8 +18,13 @@ from tests.api.helpers import CORE, TestUser, bad_tokens, make_collection
 from tests.files.conftest import object_keys, wait_until_gone
 from tinybase.storage import ObjectStore
 
-OWNER_RULES = {"create": "auth", "read": "owner", "list": "owner", "update": "owner",
-               "delete": "owner"}  # fmt: skip
+OWNER_RULES = {
+    "create": "auth",
+    "read": "owner",
+    "list": "owner",
+    "update": "owner",
+    "delete": "owner",
+}
 FIELDS = [
     {"name": "title", "type": "string"},
     {"name": "slug", "type": "string", "unique": True},
@@ -89,7 +94,9 @@ def test_other_users_anonymous_and_bad_tokens_cannot_download(
     url = file_url(record["id"])
     assert files_client.get(url, headers=other.headers).status_code == 404
     anonymous = files_client.get(url)
-    assert anonymous.status_code == files_client.get(f"{CORE}/docs/records/{record['id']}").status_code
+    assert (
+        anonymous.status_code == files_client.get(f"{CORE}/docs/records/{record['id']}").status_code
+    )
     assert anonymous.status_code in (401, 403, 404) and b"secret" not in anonymous.content
     for name, token in bad_tokens(files_client, owner).items():
         response = files_client.get(url, headers={"Authorization": f"Bearer {token}"})
@@ -256,9 +263,7 @@ def test_disallowed_type_is_a_422_naming_the_field(
     assert object_keys(store, "docs/") == set()
 
 
-def test_metadata_sent_back_is_refused(
-    files_client: TestClient, docs: str, make_user: Any
-) -> None:
+def test_metadata_sent_back_is_refused(files_client: TestClient, docs: str, make_user: Any) -> None:
     victim, attacker = make_user(), make_user()
     victim_record = create(files_client, victim, {"attachment": upload(b"victim's")}).json()
     stolen = {**victim_record["data"]["attachment"], "id": "00000000-0000-4000-8000-000000000000"}
@@ -286,9 +291,15 @@ def test_over_the_size_limit_is_a_413(
     assert object_keys(store, "docs/") == set()
 
 
-def test_thumbnails(files_client: TestClient, docs: str, make_user: Any, store: ObjectStore) -> None:
+def test_thumbnails(
+    files_client: TestClient, docs: str, make_user: Any, store: ObjectStore
+) -> None:
     owner = make_user()
-    record = create(files_client, owner, {"gallery": [upload(png(200, 100), "wide.png")], "attachment": upload(b"text")}).json()
+    record = create(
+        files_client,
+        owner,
+        {"gallery": [upload(png(200, 100), "wide.png")], "attachment": upload(b"text")},
+    ).json()
     name = record["data"]["gallery"][0]["filename"]
     url = file_url(record["id"], "gallery", name)
     for spec, size in (("50x50", (50, 25)), ("50x50_crop", (50, 50)), ("0x20", (40, 20))):
@@ -300,9 +311,16 @@ def test_thumbnails(files_client: TestClient, docs: str, make_user: Any, store: 
     again = files_client.get(url, params={"thumb": "50x50"}, headers=owner.headers)
     assert again.status_code == 200
     assert files_client.get(url, params={"thumb": "big"}, headers=owner.headers).status_code == 400
-    not_image = files_client.get(file_url(record["id"]), params={"thumb": "10x10"}, headers=owner.headers)
+    not_image = files_client.get(
+        file_url(record["id"]), params={"thumb": "10x10"}, headers=owner.headers
+    )
     assert not_image.status_code == 400
-    assert files_client.delete(f"{CORE}/docs/records/{record['id']}", headers=owner.headers).status_code == 204
+    assert (
+        files_client.delete(
+            f"{CORE}/docs/records/{record['id']}", headers=owner.headers
+        ).status_code
+        == 204
+    )
     wait_until_gone(store, object_keys(store, "docs/"))
     deadline_keys = {i.key for i in store.list("_thumbs/")}
     assert deadline_keys == set() or wait_until_gone(store, deadline_keys) is None
@@ -313,4 +331,6 @@ def test_not_a_file_field_is_a_400(files_client: TestClient, docs: str, make_use
     record = create(files_client, owner, {"title": "t"}).json()
     response = files_client.get(file_url(record["id"], "title"), headers=owner.headers)
     assert response.status_code == 400
-    assert files_client.get(file_url(record["id"], "nope"), headers=owner.headers).status_code == 400
+    assert (
+        files_client.get(file_url(record["id"], "nope"), headers=owner.headers).status_code == 400
+    )

@@ -70,7 +70,9 @@ def _define(base: str) -> None:
         }
         response = http.post("/api/admin/record-apis", json=api, headers=headers)
         assert response.status_code == 201, response.text
-        registered = http.post("/api/auth/v1/register", json={"email": USER[0], "password": USER[1]})
+        registered = http.post(
+            "/api/auth/v1/register", json={"email": USER[0], "password": USER[1]}
+        )
         assert registered.status_code == 200, registered.text
 
 

@@ -17,10 +17,12 @@ from tinybase.records.file_columns import UploadInput
 from tinybase.settings import SECRET_MASK
 from tinybase.storage import ObjectStore
 
-FIELDS = [{"name": "title", "type": "string"}, {"name": "doc", "type": "file"},
-          {"name": "pages", "type": "files", "max_size": 100}]  # fmt: skip
-ACCESS = {"create": "auth", "read": "owner", "list": "owner", "update": "owner",
-          "delete": "owner"}  # fmt: skip
+FIELDS = [
+    {"name": "title", "type": "string"},
+    {"name": "doc", "type": "file"},
+    {"name": "pages", "type": "files", "max_size": 100},
+]
+ACCESS = {"create": "auth", "read": "owner", "list": "owner", "update": "owner", "delete": "owner"}
 
 
 def test_collection_service_stores_replaces_and_deletes_files(

@@ -83,11 +83,12 @@ def test_json_upload_read_and_download(
         files_client,
         owner,
         {
-            "single_file": upload_input(b"\x00\x01\x02\x03", "test1.bin",
-                                        content_type="application/octet-stream"),
+            "single_file": upload_input(
+                b"\x00\x01\x02\x03", "test1.bin", content_type="application/octet-stream"
+            ),
             "multiple_files": [upload_input(b"first", "a.txt"), upload_input(b"second", "b.txt")],
         },
-    )  # fmt: skip
+    )
     record = files_client.get(f"{V1}/mine/{record_id}", headers=owner.headers).json()
     single = record["single_file"]
     assert set(single) == {"filename", "original_filename", "content_type", "mime_type"}
@@ -106,8 +107,9 @@ def test_json_upload_read_and_download(
         f"{V1}/mine/{record_id}/files/multiple_files/{second}", headers=owner.headers
     )
     assert one.status_code == 200 and one.content == b"second"
-    alias = files_client.get(f"/api/v1/records/mine/{record_id}/file/single_file",
-                             headers=owner.headers)  # fmt: skip
+    alias = files_client.get(
+        f"/api/v1/records/mine/{record_id}/file/single_file", headers=owner.headers
+    )
     assert alias.content == b"\x00\x01\x02\x03"
     stored = files_client.app.state.tinybase.db
     with stored.read() as connection:
@@ -129,8 +131,14 @@ def test_download_follows_the_read_rule(
         assert forged.status_code == 401, name
     public = files_client.get(f"{V1}/public/{record_id}/file/single_file")
     assert public.status_code == 200 and public.content == b"mine"  # anonymous, world-readable
-    assert files_client.get(f"{V1}/mine/{record_id}/file/name", headers=owner.headers).status_code == 400
-    assert files_client.get(f"{V1}/mine/{record_id}/file/nope", headers=owner.headers).status_code == 400
+    assert (
+        files_client.get(f"{V1}/mine/{record_id}/file/name", headers=owner.headers).status_code
+        == 400
+    )
+    assert (
+        files_client.get(f"{V1}/mine/{record_id}/file/nope", headers=owner.headers).status_code
+        == 400
+    )
     missing = files_client.get(
         f"{V1}/mine/{record_id}/files/multiple_files/nothing.txt", headers=owner.headers
     )
@@ -185,8 +193,8 @@ def test_cleanup_and_failed_writes(
     files_client: TestClient, apis: None, make_user: Any, store: ObjectStore
 ) -> None:
     owner = make_user()
-    record_id = create(files_client, owner, {"name": "taken",
-                                             "single_file": upload_input(b"1", "1.txt")})  # fmt: skip
+    first = {"name": "taken", "single_file": upload_input(b"1", "1.txt")}
+    record_id = create(files_client, owner, first)
     conflict = files_client.post(
         f"{V1}/mine",
         json={"owner": owner.id, "name": "taken", "single_file": upload_input(b"2", "2.txt")},

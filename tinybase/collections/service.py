@@ -79,9 +79,7 @@ class CollectionServices:
         """``fn()`` through the writer, or directly without one."""
         return fn() if self.writer is None else self.writer.write_blocking(fn)
 
-    def write_record(
-        self, collection: Collection, data: Any, write: Callable[[Any], _T]
-    ) -> _T:
+    def write_record(self, collection: Collection, data: Any, write: Callable[[Any], _T]) -> _T:
         """``write(data)`` through the writer, the uploads in ``data`` (file fields) stored
         first and deleted again if the write fails."""
         if self.uploads is None or not carries_uploads(data):

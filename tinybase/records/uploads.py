@@ -113,9 +113,7 @@ class Uploads:
             staged.discard()
             raise
 
-    def stage(
-        self, engine: RecordEngine, values: Any, *, loc: Sequence[str] = ("body",)
-    ) -> Staged:
+    def stage(self, engine: RecordEngine, values: Any, *, loc: Sequence[str] = ("body",)) -> Staged:
         """Store the uploads of ``values`` (one record, or a list of them) for ``engine``.
 
         Values of non-file columns, and values that are not uploads, pass unchanged (the

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
-
 __all__ = [
     "CHUNK_SIZE",
     "ObjectInfo",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
-
 import anyio.to_thread
+from fastapi import APIRouter, Body
 
 from tinybase.api.deps import AdminUser, State
 from tinybase.errors import StorageError
@@ -40,7 +39,11 @@ async def check_storage(state: State, _admin: AdminUser) -> dict[str, Any]:
     """Whether the file store the settings name is reachable and writable: a small object
     is written, read back and deleted. ``detail`` says what failed (never a secret)."""
     store = state.storage.store
-    backend = state.settings.current.storage.backend if state.settings.current.storage.enabled else "local"
+    backend = (
+        state.settings.current.storage.backend
+        if state.settings.current.storage.enabled
+        else "local"
+    )
     try:
         await anyio.to_thread.run_sync(store.check)
     except StorageError as exc:

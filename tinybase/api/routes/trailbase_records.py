@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+
 from tinybase.api.deps import app_state, client_ip, get_principal
 from tinybase.api.files import file_response, form_values, pick_file, write_with_files
 from tinybase.api.json_body import parse_json_body
