@@ -4,6 +4,8 @@ the whole body is read past it (declared or streamed), and other routes keep
 
 from __future__ import annotations
 
+import base64
+
 import anyio
 from fastapi.testclient import TestClient
 
@@ -28,6 +30,25 @@ def test_uploads_past_the_small_body_limit_are_accepted(
         "/api/admin/settings", content=b"{" + b" " * (2 * MIB) + b"}", headers=admin.headers
     )
     assert other.status_code == 413  # not a record write: the 1 MiB limit stays
+
+
+def test_json_uploads_past_the_small_body_limit_go_to_apis_with_file_columns(
+    files_client: TestClient, admin: TestUser
+) -> None:
+    make_collection(files_client, admin, "blobs", [{"name": "blob", "type": "file"}], {})
+    make_collection(files_client, admin, "plain", [{"name": "text", "type": "text"}], {})
+    files_client.get(f"{CORE}/blobs/records", headers=admin.headers)  # the registry reloads
+    two_mib = base64.b64encode(b"\x02" * (2 * MIB)).decode()
+    response = files_client.post(
+        f"{CORE}/blobs/records",
+        json={"data": {"blob": {"filename": "b.bin", "data": two_mib}}},
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    plain = files_client.post(
+        f"{CORE}/plain/records", json={"data": {"text": two_mib}}, headers=admin.headers
+    )
+    assert plain.status_code == 413  # no file columns: server_max_body_size
 
 
 def test_a_streamed_multipart_body_stops_being_read_past_the_limit(

@@ -11,6 +11,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from tinybase import __version__
 from tinybase.api.errors import install_error_handlers
+from tinybase.api.files import upload_limit_for
 from tinybase.api.logs import configure_logging
 from tinybase.api.middleware import BodySizeLimitMiddleware, CORSMiddleware, RequestIdMiddleware
 from tinybase.api.responses import JSONResponse
@@ -62,8 +63,9 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_size=config.server_max_body_size,
-        upload_limit=lambda: upload_body_limit(app.state.tinybase.storage.max_file_size),
-        upload_prefixes=UPLOAD_PREFIXES,
+        upload_limit=lambda path, multipart: upload_limit_for(
+            app.state.tinybase, path, multipart=multipart
+        ),
     )
     app.add_middleware(
         CORSMiddleware,
@@ -94,16 +96,6 @@ def create_app(config: Config | None = None) -> FastAPI:
     # The undocumented /api/v1/records aliases last: no other path tries them first.
     add_plain_routes(app.router, trailbase_records.aliases)
     return app
-
-
-UPLOAD_PREFIXES = ("/api/records/v1/", "/api/v1/records/", "/api/collections/")
-"""Where record writes (which may carry files) are sent."""
-
-
-def upload_body_limit(max_file_size: int) -> int:
-    """The largest record-write body: a file at the limit sent as base64 JSON (4/3 of
-    it), plus room for the other fields and the multipart framing."""
-    return max_file_size * 4 // 3 + 64 * 1024
 
 
 def telemetry_settings(config: Config) -> TelemetryConfig | None:

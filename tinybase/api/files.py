@@ -32,11 +32,51 @@ from tinybase.records.uploads import carries_uploads
 from tinybase.storage.sniff import inline_allowed
 from tinybase.storage.thumbs import ThumbSpec, cached_thumbnail, thumbnail_type
 
-__all__ = ["file_response", "form_values", "pick_file", "write_with_files"]
+__all__ = [
+    "file_response",
+    "form_values",
+    "pick_file",
+    "upload_body_limit",
+    "upload_limit_for",
+    "write_with_files",
+]
 
 _T = TypeVar("_T")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 MAX_FORM_FILES = 100
+_RECORD_PREFIXES = ("/api/records/v1/", "/api/v1/records/")
+_COLLECTIONS_PREFIX = "/api/collections/"
+
+
+def upload_body_limit(max_file_size: int) -> int:
+    """The largest body of a write that may carry files: a file at the limit sent as
+    base64 JSON (4/3 of it), plus room for the other fields and the multipart framing."""
+    return max_file_size * 4 // 3 + 64 * 1024
+
+
+def upload_limit_for(state: AppState, path: str, *, multipart: bool) -> int | None:
+    """The body limit of a record write to ``path`` that may carry files, or None (the
+    ordinary limit applies).
+
+    A multipart write may always carry files (it is streamed, never buffered); a JSON one
+    only to an API with file columns, as of the registry's last load (no database read:
+    this runs on the event loop before the body is read).
+    """
+    name = _record_api_of(path)
+    if name is None or not (multipart or state.record_apis.stores_files(name)):
+        return None
+    return upload_body_limit(state.storage.max_file_size)
+
+
+def _record_api_of(path: str) -> str | None:
+    for prefix in _RECORD_PREFIXES:
+        if path.startswith(prefix):
+            return path[len(prefix) :].split("/", 1)[0]
+    if path.startswith(_COLLECTIONS_PREFIX):
+        parts = path[len(_COLLECTIONS_PREFIX) :].split("/")
+        if len(parts) >= 2 and parts[1] == "records":
+            return parts[0]
+    return None
 
 
 async def form_values(request: Request) -> dict[str, Any]:

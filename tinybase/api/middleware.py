@@ -115,12 +115,12 @@ class BodySizeLimitMiddleware:
     - ``GET``/``HEAD`` without ``Content-Length`` or ``Transfer-Encoding`` have no body in
       HTTP/1.1: passed through (the record reads' hot path pays one header scan).
 
-    Record writes (``upload_prefixes``) may carry files: their limit is the larger of
-    ``max_body_size`` and ``upload_limit()`` (the file limit of the runtime settings, read
-    per request). A ``multipart/form-data`` body there is not buffered but counted as the
-    app reads it (Starlette spools file parts to disk): past the limit, reading stops and
-    the answer is a 413, so a large file never sits in memory and an oversized one is not
-    read to its end.
+    A ``POST``/``PATCH`` for which ``upload_limit(path, multipart)`` gives a number (a
+    record write that may carry files) has the larger of ``max_body_size`` and that number
+    as its limit. A ``multipart/form-data`` body of such a request is not buffered but
+    counted as the app reads it (Starlette spools file parts to disk): past the limit,
+    reading stops and the answer is a 413, so a large file never sits in memory and an
+    oversized one is not read to its end.
 
     Joined, not kept as the messages the server delivered: a client that trickles its body
     a byte per packet gets a message per byte, each a dict and a bytes object some 200
@@ -134,31 +134,30 @@ class BodySizeLimitMiddleware:
         *,
         max_body_size: int,
         limits: Mapping[str, int] | None = None,
-        upload_limit: Callable[[], int] | None = None,
-        upload_prefixes: tuple[str, ...] = (),
+        upload_limit: Callable[[str, bool], int | None] | None = None,
     ) -> None:
         self.app = app
         self.max_body_size = max_body_size
         self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
         self.upload_limit = upload_limit
-        self.upload_prefixes = upload_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared, chunked = _body_framing(scope["headers"])
-        uploading = self._uploading(scope)
         limit = self._limit_for(scope["path"])
-        if uploading and self.upload_limit is not None:
-            limit = max(limit, self.upload_limit())
+        multipart = _is_multipart(scope["headers"])
+        uploads = self._upload_limit(scope, multipart)
+        if uploads is not None:
+            limit = max(limit, uploads)
         if declared is not None and not chunked and declared > limit:
             await _too_large(limit)(scope, receive, send)
             return
         if not chunked and (declared == 0 or (declared is None and scope["method"] in _BODILESS)):
             await self.app(scope, receive, send)
             return
-        if uploading and _is_multipart(scope["headers"]):
+        if uploads is not None and multipart:
             await self._counted(scope, receive, send, limit)
             return
         messages = await _read_at_most(receive, limit)
@@ -167,10 +166,10 @@ class BodySizeLimitMiddleware:
             return
         await self.app(scope, _replay(messages, receive), send)
 
-    def _uploading(self, scope: Scope) -> bool:
-        return scope["method"] in ("POST", "PATCH") and scope["path"].startswith(
-            self.upload_prefixes
-        )
+    def _upload_limit(self, scope: Scope, multipart: bool) -> int | None:
+        if self.upload_limit is None or scope["method"] not in ("POST", "PATCH"):
+            return None
+        return self.upload_limit(scope["path"], multipart)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """Run the app on a ``receive`` that counts the body and stops past ``limit``."""

@@ -171,9 +171,10 @@ def _base64(data: str) -> bytes:
 
 
 def unique_filename(original: str | None) -> str:
-    """A unique name for a stored file: ``{stem}_{random10}.{ext}`` of the client's name
-    with every character but ``[A-Za-z0-9_.-]`` dropped (never a path: ``../x`` gives
-    ``..x``-free ``x``), or just the random part when nothing is left."""
+    """A unique name for a stored file: ``{stem}_{random10}.{ext}`` of the client's name,
+    its folders dropped and every character but ``[A-Za-z0-9_.-]`` removed, so it is never
+    a path and is safe in a header (``../../etc/passwd`` gives ``passwd_k3j9x0q2ab``), or
+    just the random part when nothing is left."""
     random = "".join(secrets.choice(_RANDOM) for _ in range(10))
     cleaned = _UNSAFE.sub("", (original or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
     cleaned = cleaned.strip(".")[:100]

@@ -119,6 +119,7 @@ class RecordApiRegistry:
         self._apis: dict[str, RegisteredApi] | None = None
         self._by_table: dict[str, RecordEngine] = {}
         self._files_by_table: dict[str, dict[str, FileColumn]] = {}
+        self._file_apis: frozenset[str] = frozenset()
         self._version: tuple[Any, ...] | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -172,6 +173,11 @@ class RecordApiRegistry:
         database read: the change stream asks before every write)."""
         return self._files_by_table.get(table_name, {})
 
+    def stores_files(self, api_name: str) -> bool:
+        """Whether API ``api_name`` has file columns, as of the last load (no database
+        read: the body-size limit asks before a request's body is read)."""
+        return api_name in self._file_apis
+
     def file_tables(self) -> list[str]:
         """The tables with file columns (reloaded first if the database changed)."""
         self.apis()
@@ -201,6 +207,9 @@ class RecordApiRegistry:
                 self._apis = self._load()
                 self._by_table = self._table_index(self._apis)
                 self._files_by_table = self._file_index(self._apis)
+                self._file_apis = frozenset(
+                    name for name, api in self._apis.items() if api.engine.file_columns
+                )
                 self._version = version
             return self._apis
 

@@ -46,16 +46,22 @@ _T = TypeVar("_T")
 def carries_uploads(values: Any) -> bool:
     """Whether a write's values may hold uploads (an :class:`UploadInput`, or an object
     with ``data``): only then is staging worth a lookup and a thread hop."""
-    if isinstance(values, list):
-        return any(carries_uploads(item) for item in values)
-    if not isinstance(values, Mapping):
-        return False
-    return any(_is_upload(value) for value in values.values())
+    records = values if isinstance(values, list) else [values]
+    return any(
+        isinstance(record, Mapping) and any(_is_upload(value) for value in record.values())
+        for record in records
+    )
 
 
 def _is_upload(value: Any) -> bool:
+    """An upload, or a list holding one (one level: a ``files`` column's value; bodies
+    may nest deeper than Python recurses)."""
     if isinstance(value, list):
-        return any(_is_upload(item) for item in value)
+        return any(_is_one_upload(item) for item in value)
+    return _is_one_upload(value)
+
+
+def _is_one_upload(value: Any) -> bool:
     return isinstance(value, UploadInput) or (isinstance(value, Mapping) and "data" in value)
 
 

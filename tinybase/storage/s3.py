@@ -9,6 +9,7 @@ the response body in chunks.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,12 +81,12 @@ class S3Store:
 
     def put(self, key: str, source: BinaryIO) -> int:
         counted = _Counting(source)
-        with _mapped(key):
+        with _errors_mapped(key):
             self.client.upload_fileobj(counted, self.bucket, self._key(key), Config=_TRANSFER)
         return counted.size
 
     def stat(self, key: str) -> ObjectInfo:
-        with _mapped(key):
+        with _errors_mapped(key):
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         return ObjectInfo(key, int(head["ContentLength"]), head["LastModified"])
 
@@ -93,17 +94,17 @@ class S3Store:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
         if start or end is not None:
             arguments["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        with _mapped(key):
+        with _errors_mapped(key):
             body = self.client.get_object(**arguments)["Body"]
         return _stream(body, key)
 
     def delete(self, key: str) -> None:
-        with _mapped(key, missing_ok=True):
+        with _errors_mapped(key, missing_ok=True):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
-        with _mapped(prefix or "(all)"):
+        with _errors_mapped(prefix or "(all)"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", ()):
                     key = item["Key"][len(self.prefix) :]
@@ -134,34 +135,28 @@ class _Counting:
 
 def _stream(body: Any, key: str) -> Iterator[bytes]:
     try:
-        with _mapped(key):
+        with _errors_mapped(key):
             yield from body.iter_chunks(CHUNK_SIZE)
     finally:
         body.close()
 
 
-class _mapped:
+@contextlib.contextmanager
+def _errors_mapped(key: str, *, missing_ok: bool = False) -> Iterator[None]:
     """botocore's errors as TinyBase's: a missing key is a 404, anything else a 503."""
-
-    def __init__(self, key: str, *, missing_ok: bool = False) -> None:
-        self.key, self.missing_ok = key, missing_ok
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, _tb: Any
-    ) -> bool:
-        if isinstance(exc, botocore.exceptions.ClientError):
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING:
-                if self.missing_ok:
-                    return True
-                raise NotFoundError("file not found") from None
-        if isinstance(exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
-            logger.error("S3 store: %s failed: %s", self.key, _reason(exc))
-            raise StorageError() from exc
-        return False
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            if missing_ok:
+                return
+            raise NotFoundError("file not found") from None
+        logger.error("S3 store: %s failed: %s", key, _reason(exc))
+        raise StorageError() from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        logger.error("S3 store: %s failed: %s", key, _reason(exc))
+        raise StorageError() from exc
 
 
 def _reason(exc: BaseException) -> str:

@@ -40,6 +40,7 @@ MAX_SIDE = 2048
 THUMBNAIL_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"})
 _SPEC = re.compile(r"^(\d{1,4})x(\d{1,4})(?:_?(fit|crop|top|bottom))?$")
 _MAX_PIXELS = 50_000_000  # larger sources are refused (a decompression bomb)
+_MAX_SOURCE_BYTES = 50 * 1024 * 1024  # read whole into memory to decode: bounded
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ def cached_thumbnail(store: ObjectStore, key: str, mime: str, spec: ThumbSpec) -
     and stored on first use. Objects never change, so a cached thumbnail never goes stale.
 
     Raises:
-        BadRequestError: ``mime`` is not an image type thumbnails are made of.
+        BadRequestError: ``mime`` is not an image type thumbnails are made of, or the
+            image is too large (over 50 MiB or 50 megapixels).
         NotFoundError: the object is gone.
     """
     if mime not in THUMBNAIL_TYPES:
@@ -140,6 +142,8 @@ def cached_thumbnail(store: ObjectStore, key: str, mime: str, spec: ThumbSpec) -
         return target
     except NotFoundError:
         pass
+    if store.stat(key).size > _MAX_SOURCE_BYTES:
+        raise BadRequestError("thumb: the image is too large")
     source = io.BytesIO(b"".join(store.read(key)))  # images are bounded by the upload limit
     store.put(target, io.BytesIO(make_thumbnail(source, mime, spec)))
     return target
