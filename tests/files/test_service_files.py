@@ -87,6 +87,21 @@ def test_storage_check_endpoint(
         body = check.json()
         assert body["ok"] is False and "tinybase-test" in body["detail"]  # the bucket
         assert "a-wrong-secret" not in check.text
+        make_collection(files_client, admin, "papers", FIELDS, ACCESS)
+        refused = files_client.post(
+            f"{CORE}/papers/records",
+            json={"data": {"doc": {"filename": "a.txt", "data": "YQ=="}}},
+            headers=admin.headers,
+        )
+        assert refused.status_code == 503
+        assert refused.json() == {"detail": "file storage is unavailable"}
+        files_client.patch(
+            "/api/admin/settings",
+            json={"storage": {"s3_endpoint_url": "not a url"}},
+            headers=admin.headers,
+        )
+        check = files_client.post("/api/admin/settings/storage/check", headers=admin.headers)
+        assert check.json()["ok"] is False and "not usable" in check.json()["detail"]
 
 
 def test_orphan_sweep_removes_unreferenced_objects_only(

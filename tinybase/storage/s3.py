@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import boto3
 import botocore.exceptions
@@ -22,9 +22,6 @@ from botocore.config import Config as BotoConfig
 
 from tinybase.errors import NotFoundError, StorageError
 from tinybase.storage.base import CHUNK_SIZE, ObjectInfo, check_key
-
-if TYPE_CHECKING:
-    from types_boto3_s3 import S3Client  # type: ignore[import-not-found]
 
 __all__ = ["S3Options", "S3Store"]
 
@@ -59,19 +56,7 @@ class S3Store:
         self.options = options
         self.bucket = options.bucket
         self.prefix = options.prefix.strip("/") + "/" if options.prefix.strip("/") else ""
-        self.client: S3Client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=options.endpoint_url or None,
-            region_name=options.region or None,
-            aws_access_key_id=options.access_key_id or None,
-            aws_secret_access_key=options.secret_access_key or None,
-            config=BotoConfig(
-                s3={"addressing_style": "path" if options.path_style else "auto"},
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
-            ),
-        )
+        self.client: Any = _client(options)  # boto3's clients are built at run time
 
     def __repr__(self) -> str:
         return f"S3Store(bucket={self.bucket!r}, endpoint={self.options.endpoint_url!r})"
@@ -157,6 +142,30 @@ def _errors_mapped(key: str, *, missing_ok: bool = False) -> Iterator[None]:
     except botocore.exceptions.BotoCoreError as exc:
         logger.error("S3 store: %s failed: %s", key, _reason(exc))
         raise StorageError() from exc
+
+
+def _client(options: S3Options) -> Any:
+    """A boto3 S3 client for ``options``.
+
+    Raises:
+        StorageError: the settings cannot make a client (a malformed endpoint URL, say).
+    """
+    try:
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=options.endpoint_url or None,
+            region_name=options.region or None,
+            aws_access_key_id=options.access_key_id or None,
+            aws_secret_access_key=options.secret_access_key or None,
+            config=BotoConfig(
+                s3={"addressing_style": "path" if options.path_style else "auto"},
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+            ),
+        )
+    except (ValueError, botocore.exceptions.BotoCoreError) as exc:
+        raise StorageError(f"the S3 settings are not usable: {exc}") from exc
 
 
 def _reason(exc: BaseException) -> str:

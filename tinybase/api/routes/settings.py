@@ -38,14 +38,10 @@ def update_settings(
 async def check_storage(state: State, _admin: AdminUser) -> dict[str, Any]:
     """Whether the file store the settings name is reachable and writable: a small object
     is written, read back and deleted. ``detail`` says what failed (never a secret)."""
-    store = state.storage.store
-    backend = (
-        state.settings.current.storage.backend
-        if state.settings.current.storage.enabled
-        else "local"
-    )
+    options = state.settings.current.storage
+    backend = options.backend if options.enabled else "local"
     try:
-        await anyio.to_thread.run_sync(store.check)
+        await anyio.to_thread.run_sync(lambda: state.storage.store.check())
     except StorageError as exc:
         return {"ok": False, "backend": backend, "detail": str(exc.detail)}
     return {"ok": True, "backend": backend, "detail": None}
