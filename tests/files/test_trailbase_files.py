@@ -250,3 +250,18 @@ def test_file_columns_round_trip_in_the_admin_api(
         headers=admin.headers,
     )
     assert bad.status_code == 422
+
+
+def test_uploads_in_a_transaction_are_refused(
+    files_client: TestClient, apis: None, make_user: Any, store: ObjectStore
+) -> None:
+    owner = make_user()
+    value = {"owner": owner.id, "single_file": upload_input(b"tx", "tx.txt")}
+    response = files_client.post(
+        "/api/transaction/v1/execute",
+        json={"operations": [{"Create": {"api_name": "mine", "value": value}}]},
+        headers=owner.headers,
+    )
+    assert response.status_code == 422
+    assert "single_file" in response.json()["detail"][0]["loc"]
+    assert object_keys(store, "uploads/") == set()
