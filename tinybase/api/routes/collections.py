@@ -300,10 +300,9 @@ async def _write(
     return await write_with_files(state, name, data, submit, loc=("body", "data"))
 
 
-_FILE_DOCS = plain_route_docs(
-    ("name", "record_id", "field"),
-    {"thumb": {"type": "string", "description": "WxH[_fit|_crop|_top|_bottom]"}},
-)
+_THUMB_QUERY = {"thumb": {"type": "string", "description": "WxH[_fit|_crop|_top|_bottom]"}}
+_FILE_DOCS = plain_route_docs(("name", "record_id", "field"), _THUMB_QUERY)
+_ONE_FILE_DOCS = plain_route_docs(("name", "record_id", "field", "filename"), _THUMB_QUERY)
 
 
 @records_router.get("/{name}/records/{record_id}/files/{field}", openapi_extra=_FILE_DOCS)
@@ -312,7 +311,7 @@ async def download_file(request: Request) -> Response:
 
 
 @records_router.get(
-    "/{name}/records/{record_id}/files/{field}/{filename}", openapi_extra=_FILE_DOCS
+    "/{name}/records/{record_id}/files/{field}/{filename}", openapi_extra=_ONE_FILE_DOCS
 )
 async def download_one_of_files(request: Request) -> Response:
     return await _download(request, request.path_params["filename"])
