@@ -265,3 +265,24 @@ def test_uploads_in_a_transaction_are_refused(
     assert response.status_code == 422
     assert "single_file" in response.json()["detail"][0]["loc"]
     assert object_keys(store, "uploads/") == set()
+
+
+def test_bulk_create_stores_each_records_files(
+    files_client: TestClient, apis: None, make_user: Any, store: ObjectStore
+) -> None:
+    owner = make_user()
+    records = [
+        {"owner": owner.id, "single_file": upload_input(f"bulk {n}".encode(), f"{n}.txt")}
+        for n in range(3)
+    ]
+    response = files_client.post(f"{V1}/mine", json=records, headers=owner.headers)
+    assert response.status_code == 200, response.text
+    ids = response.json()["ids"]
+    assert len(ids) == 3 and len(object_keys(store, "uploads/")) == 3
+    for n, record_id in enumerate(ids):
+        url = f"{V1}/mine/{record_id}/file/single_file"
+        assert files_client.get(url, headers=owner.headers).content == f"bulk {n}".encode()
+    records.append({"owner": make_user().id, "single_file": upload_input(b"x", "x.txt")})
+    refused = files_client.post(f"{V1}/mine", json=records, headers=owner.headers)
+    assert refused.status_code == 403  # one record breaks the create rule: none is written
+    assert len(object_keys(store, "uploads/")) == 3
