@@ -44,7 +44,7 @@ def build_state(config: Config) -> AppState:
     catalog = CollectionCatalog(db)
     registry = RecordApiRegistry(db, config_apis=config.record_apis)
     serve_collections(catalog, registry)
-    registry.apis()  # loaded now: the body-size limit asks which APIs store files
+    registry.preload()  # the body-size limit asks which APIs store files
     storage = FileStorage(runtime_settings, data_dir=data_directory(config.db_url))
     cleanup = FileCleanup(db, storage, registry.file_columns_of)
     # Only writes to tables with file columns record changes for the cleanup.

@@ -190,6 +190,12 @@ class RecordApiRegistry:
             apis = self._refresh()
         return apis
 
+    def preload(self) -> None:
+        """Load every API now (so :meth:`stores_files`, which never reads the database, knows
+        them from the start); the next lookup still checks the database's version first."""
+        self.apis()
+        self._checked_at = float("-inf")
+
     def invalidate(self) -> None:
         """Forget everything; the next lookup reloads (call after a change in this process)."""
         with self._lock:
