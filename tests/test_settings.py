@@ -360,5 +360,6 @@ def test_runtime_settings_model_defaults() -> None:
         "storage.s3_access_key_id": None,
         "storage.s3_secret_access_key": None,
         "storage.s3_prefix": "",
+        "storage.s3_path_style": True,
         "storage.max_file_size_mb": 10,
     }

@@ -12,7 +12,8 @@ raise ``HTTPException``.
     ├── ConflictError (409)
     ├── PayloadTooLargeError (413)
     ├── ValidationError (422)
-    └── RateLimitedError (429)
+    ├── RateLimitedError (429)
+    └── StorageError (503)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "StorageError",
     "TinyBaseError",
     "ValidationError",
 ]
@@ -107,3 +109,12 @@ class RateLimitedError(TinyBaseError):
     """Too many attempts in a short time; retry later."""
 
     status_code = 429
+
+
+class StorageError(TinyBaseError):
+    """The file store failed (unreachable, refused, full); the cause goes to the log."""
+
+    status_code = 503
+
+    def __init__(self, detail: Any = "file storage is unavailable") -> None:
+        super().__init__(detail)

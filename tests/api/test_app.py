@@ -44,8 +44,9 @@ def test_record_routes_are_the_apps_own_plain_routes(client: TestClient) -> None
         for method in route.methods
     }
     assert set(RECORD_OPERATIONS) <= plain
-    # Both TrailBase prefixes, the collections family, and calling a function.
-    assert len(plain) == 2 * 6 + 5 + 1
+    # Both TrailBase prefixes (6 record routes, 2 file downloads), the collections family
+    # (5 record routes, 2 file downloads), and calling a function.
+    assert len(plain) == 2 * (6 + 2) + 5 + 2 + 1
     assert ("/api/functions/{name}", "post") in plain
     assert not any(isinstance(route, PlainRoute) for route in collections.router.routes)
 

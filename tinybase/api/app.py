@@ -11,6 +11,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from tinybase import __version__
 from tinybase.api.errors import install_error_handlers
+from tinybase.api.files import upload_limit_for
 from tinybase.api.function_docs import install_function_docs
 from tinybase.api.logs import configure_logging
 from tinybase.api.middleware import BodySizeLimitMiddleware, CORSMiddleware, RequestIdMiddleware
@@ -68,6 +69,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         BodySizeLimitMiddleware,
         max_body_size=config.server_max_body_size,
         limits={"/api/functions/": config.function_max_payload_bytes},
+        upload_limit=lambda path, multipart: upload_limit_for(
+            app.state.tinybase, path, multipart=multipart
+        ),
     )
     app.add_middleware(
         CORSMiddleware,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 
 from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
@@ -115,6 +115,13 @@ class BodySizeLimitMiddleware:
     - ``GET``/``HEAD`` without ``Content-Length`` or ``Transfer-Encoding`` have no body in
       HTTP/1.1: passed through (the record reads' hot path pays one header scan).
 
+    A ``POST``/``PATCH`` for which ``upload_limit(path, multipart)`` gives a number (a
+    record write that may carry files) has the larger of ``max_body_size`` and that number
+    as its limit. A ``multipart/form-data`` body of such a request is not buffered but
+    counted as the app reads it (Starlette spools file parts to disk): past the limit,
+    reading stops and the answer is a 413, so a large file never sits in memory and an
+    oversized one is not read to its end.
+
     Joined, not kept as the messages the server delivered: a client that trickles its body
     a byte per packet gets a message per byte, each a dict and a bytes object some 200
     bytes large, so a 1 MiB body kept as messages cost about 200 MiB (and Starlette's
@@ -122,11 +129,17 @@ class BodySizeLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, *, max_body_size: int, limits: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_size: int,
+        limits: Mapping[str, int] | None = None,
+        upload_limit: Callable[[str, bool], int | None] | None = None,
     ) -> None:
         self.app = app
         self.max_body_size = max_body_size
         self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -139,11 +152,18 @@ class BodySizeLimitMiddleware:
         length = headers.get(b"content-length")
         declared = None if length is None else _content_length(length)
         limit = self._limit_for(scope["path"]) if self.limits else self.max_body_size
+        multipart = headers.get(b"content-type", b"")[:19].lower() == b"multipart/form-data"
+        uploads = self._upload_limit(scope, multipart)
+        if uploads is not None:
+            limit = max(limit, uploads)
         if declared is not None and not chunked and declared > limit:
             await _too_large(limit)(scope, receive, send)
             return
         if not chunked and (declared == 0 or (declared is None and scope["method"] in _BODILESS)):
             await self.app(scope, receive, send)
+            return
+        if uploads is not None and multipart:
+            await self._counted(scope, receive, send, limit)
             return
         first = await receive()
         if first["type"] == "http.request" and not first.get("more_body", False):
@@ -158,6 +178,36 @@ class BodySizeLimitMiddleware:
             await _too_large(limit)(scope, receive, send)
             return
         await self.app(scope, _replay(messages, receive), send)
+
+    def _upload_limit(self, scope: Scope, multipart: bool) -> int | None:
+        if self.upload_limit is None or scope["method"] not in ("POST", "PATCH"):
+            return None
+        return self.upload_limit(scope["path"], multipart)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Run the app on a ``receive`` that counts the body and stops past ``limit``."""
+        received = 0
+        started = False
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge()
+            return message
+
+        async def watching(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting, watching)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await _too_large(limit)(scope, receive, send)
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
@@ -174,6 +224,10 @@ def _content_length(value: bytes) -> int | None:
 
 
 _BODILESS = ("GET", "HEAD")
+
+
+class _BodyTooLarge(Exception):
+    """Raised into the app's body read when a counted body passes its limit."""
 
 
 async def _read_at_most(first: Message, receive: Receive, limit: int) -> list[Message] | None:

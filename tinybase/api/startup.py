@@ -20,8 +20,11 @@ from tinybase.extensions.user_hooks import connect_user_hooks
 from tinybase.functions.loader import instance_hooks, load_functions
 from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor
+from tinybase.records.file_cleanup import FileCleanup
 from tinybase.records.registry import RecordApiRegistry
+from tinybase.records.uploads import Uploads
 from tinybase.settings import Config, SettingsStore, settings
+from tinybase.storage import FileStorage, data_directory
 
 __all__ = ["build_state"]
 
@@ -60,6 +63,11 @@ def build_state(config: Config) -> AppState:
     registry = RecordApiRegistry(db, config_apis=config.record_apis)
     before = BeforeRecordHooks(hooks) if any(map(hooks.has_kind, BEFORE_KINDS)) else None
     serve_collections(catalog, registry, before=before)
+    registry.preload()  # the body-size limit asks which APIs store files
+    storage = FileStorage(runtime_settings, data_dir=data_directory(config.db_url))
+    cleanup = FileCleanup(db, storage, registry.file_columns_of)
+    # Only writes to tables with file columns record changes for the cleanup.
+    registry.changes.subscribe(cleanup.on_change, tables=cleanup.wants)
     connect_record_hooks(hooks, registry.changes, catalog)
     connect_user_hooks(hooks, auth)
     state = AppState(
@@ -75,8 +83,12 @@ def build_state(config: Config) -> AppState:
         executor=DatabaseExecutor(db),
         hooks=hooks,
         extensions=extensions,
+        storage=storage,
+        uploads=Uploads(storage),
+        file_cleanup=cleanup,
     )
     state.background.append(auth.revocation.run)
+    state.background.append(lambda: cleanup.run(registry.file_tables))
     try:
         state.functions = build_functions(
             functions,

@@ -27,8 +27,11 @@ from tinybase.functions.transaction import FunctionTransaction
 from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
+from tinybase.records.file_cleanup import FileCleanup
 from tinybase.records.registry import RecordApiRegistry
+from tinybase.records.uploads import Uploads
 from tinybase.settings import Config, SettingsStore, settings
+from tinybase.storage import FileStorage
 
 __all__ = ["AppState", "BackgroundTask"]
 
@@ -61,6 +64,9 @@ class AppState:
     extensions: Extensions = field(default_factory=Extensions)
     functions: Functions | None = None
     """The instance's functions (built in ``build_state`` once the state exists)."""
+    storage: FileStorage
+    uploads: Uploads
+    file_cleanup: FileCleanup
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 
@@ -80,13 +86,17 @@ class AppState:
     def session(self) -> Session:
         """A SQLModel session on the instance's database (``ctx.db`` of functions): its
         ``CollectionService`` uses this instance's catalog, record engines and writer."""
-        services = CollectionServices(self.collections, self.records, self.executor)
+        services = CollectionServices(
+            self.collections, self.records, self.executor, uploads=self.uploads
+        )
         return bind_session(Session(self.db.engine), services)
 
     def bind_function_session(self, session: Session, transaction: FunctionTransaction) -> Session:
         """Bind a function call's ``ctx.db`` to this instance's services, with the call's
         own write transaction as the writer (``tinybase.functions.transaction``)."""
-        services = CollectionServices(self.collections, self.records, transaction)
+        services = CollectionServices(
+            self.collections, self.records, transaction, uploads=self.uploads
+        )
         return bind_session(session, services)
 
     def start_background(self, task_group: TaskGroup) -> None:

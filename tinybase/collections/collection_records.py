@@ -195,6 +195,22 @@ class CollectionRecords:
             retry=True,
         )
 
+    def files(
+        self, principal: Principal, collection: Collection | str, record_id: str, field: str
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The collection's table and the stored metadata of file field ``field`` of a
+        record, if the caller may read the record (the engine's read, rule in the SQL).
+
+        Raises:
+            NotFoundError: no such collection or record, or the read rule hides it.
+            BadRequestError: ``field`` is not a file field.
+        """
+        return self._run(
+            collection,
+            lambda engine, _id: (engine.table.name, engine.files(principal, record_id, field)),
+            retry=True,
+        )
+
     def update(
         self,
         principal: Principal,

@@ -22,6 +22,7 @@ from tinybase.collections.fields import OPTIONS, FieldType, allowed_options
 from tinybase.collections.names import collection_name_problem, field_name_problem
 from tinybase.collections.validation import FieldValueError, convert_value
 from tinybase.errors import ValidationError
+from tinybase.records.file_columns import FileColumn
 
 __all__ = [
     "CollectionSchema",
@@ -57,6 +58,14 @@ class FieldSchema(BaseModel):
     pattern: str | None = None
     values: tuple[str, ...] | None = None
     collection: str | None = None
+    max_size: int | None = Field(default=None, ge=1, le=2**53)
+    mime_types: tuple[str, ...] | None = None
+
+    def file_column(self) -> FileColumn:
+        """The field as the record engine's file column (a ``file``/``files`` field)."""
+        return FileColumn(
+            self.name, self.type is FieldType.FILES, self.max_size, tuple(self.mime_types or ())
+        )
 
 
 class CollectionSchema(BaseModel):
@@ -73,6 +82,10 @@ class CollectionSchema(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The stored form: each field with only the options that differ from the defaults."""
         return {"fields": [f.model_dump(mode="json", exclude_defaults=True) for f in self.fields]}
+
+    def file_columns(self) -> tuple[FileColumn, ...]:
+        """The ``file`` and ``files`` fields as file columns."""
+        return tuple(f.file_column() for f in self.fields if f.type.is_file)
 
     def relations(self) -> dict[str, str]:
         """Relation fields and the collections they point to."""

@@ -42,6 +42,8 @@ class FieldType(StrEnum):
     LIST_INTEGER = "list[integer]"
     LIST_NUMBER = "list[number]"
     LIST_BOOLEAN = "list[boolean]"
+    FILE = "file"
+    FILES = "files"
 
     @property
     def is_list(self) -> bool:
@@ -51,6 +53,11 @@ class FieldType(StrEnum):
     def item_type(self) -> FieldType:
         """The type of one item of a ``list[...]`` type (the type itself otherwise)."""
         return LIST_ITEM_TYPES.get(self, self)
+
+    @property
+    def is_file(self) -> bool:
+        """A file (or list of files): metadata in the column, bytes in the object store."""
+        return self in (FieldType.FILE, FieldType.FILES)
 
     @property
     def is_textual(self) -> bool:
@@ -78,6 +85,8 @@ _VALUE_KINDS: dict[FieldType, str] = {
     FieldType.LIST_INTEGER: ValueKind.JSON,
     FieldType.LIST_NUMBER: ValueKind.JSON,
     FieldType.LIST_BOOLEAN: ValueKind.JSON,
+    FieldType.FILE: ValueKind.FILE,
+    FieldType.FILES: ValueKind.FILES,
 }
 
 LIST_ITEM_TYPES: dict[FieldType, FieldType] = {
@@ -104,6 +113,8 @@ OPTIONS = (
     "pattern",
     "values",
     "collection",
+    "max_size",
+    "mime_types",
 )
 
 _COMMON = frozenset({"required", "default", "unique", "index"})
@@ -129,10 +140,13 @@ _EXTRA_OPTIONS: dict[FieldType, frozenset[str]] = {
     FieldType.LIST_INTEGER: _LENGTH | _RANGE,
     FieldType.LIST_NUMBER: _LENGTH | _RANGE,
     FieldType.LIST_BOOLEAN: _LENGTH,
+    # max_size: bytes per file; mime_types: the sniffed types accepted ("image/*" allowed).
+    FieldType.FILE: frozenset({"max_size", "mime_types"}),
+    FieldType.FILES: frozenset({"max_size", "mime_types"}),
 }
 
 # JSON values cannot be compared or indexed as such: unique/index make no sense on them.
-_NOT_INDEXABLE = frozenset({FieldType.JSON, *LIST_ITEM_TYPES})
+_NOT_INDEXABLE = frozenset({FieldType.JSON, FieldType.FILE, FieldType.FILES, *LIST_ITEM_TYPES})
 
 
 def allowed_options(field_type: FieldType) -> frozenset[str]:
@@ -140,6 +154,8 @@ def allowed_options(field_type: FieldType) -> frozenset[str]:
     options = _COMMON | _EXTRA_OPTIONS[field_type]
     if field_type in _NOT_INDEXABLE:
         options -= {"unique", "index"}
+    if field_type.is_file:
+        options -= {"default"}  # a default file would be one object shared by many rows
     return options
 
 
@@ -150,7 +166,7 @@ def _json_type() -> sa.types.TypeEngine:
 
 def column_type(field_type: FieldType) -> sa.types.TypeEngine:
     """The SQL column type that stores values of ``field_type`` (same on every dialect)."""
-    if field_type.is_list or field_type is FieldType.JSON:
+    if field_type.is_list or field_type in (FieldType.JSON, FieldType.FILE, FieldType.FILES):
         return _json_type()
     if field_type is FieldType.INTEGER:
         return sa.BigInteger()

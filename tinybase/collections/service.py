@@ -37,6 +37,9 @@ from tinybase.data import Database
 from tinybase.db.models import Collection, Record
 from tinybase.errors import NotFoundError
 from tinybase.records.registry import RecordApiRegistry
+from tinybase.records.uploads import Uploads, carries_uploads
+from tinybase.settings import SettingsStore
+from tinybase.storage import FileStorage, data_directory
 
 __all__ = ["CollectionService", "CollectionServices", "Writer", "bind_session"]
 
@@ -59,11 +62,13 @@ class CollectionServices:
         catalog: the collections.
         records: their records, through the registry's engines.
         writer: the instance's writer (None: write directly, as a script does).
+        uploads: where file fields' uploads are stored.
     """
 
     catalog: CollectionCatalog
     records: CollectionRecords
     writer: Writer | None = None
+    uploads: Uploads | None = None
 
     @classmethod
     def standalone(cls, db: Database) -> CollectionServices:
@@ -71,11 +76,24 @@ class CollectionServices:
         catalog = CollectionCatalog(db)
         registry = RecordApiRegistry(db)
         serve_collections(catalog, registry)
-        return cls(catalog, CollectionRecords(catalog, registry))
+        runtime = SettingsStore(db)
+        runtime.load()
+        storage = FileStorage(runtime, data_dir=data_directory(db.engine.url))
+        return cls(catalog, CollectionRecords(catalog, registry), uploads=Uploads(storage))
 
     def write(self, fn: Callable[[], _T]) -> _T:
         """``fn()`` through the writer, or directly without one."""
         return fn() if self.writer is None else self.writer.write_blocking(fn)
+
+    def write_record(self, collection: Collection, data: Any, write: Callable[[Any], _T]) -> _T:
+        """``write(data)`` through the writer, the uploads in ``data`` (file fields) stored
+        first and deleted again if the write fails."""
+        if self.uploads is None or not carries_uploads(data):
+            return self.write(lambda: write(data))
+        engine = self.records.engine(collection)
+        return self.uploads.written(
+            engine, data, lambda values: self.write(lambda: write(values)), loc=("data",)
+        )
 
 
 def bind_session(session: Session, services: CollectionServices) -> Session:
@@ -197,11 +215,18 @@ class CollectionService:
         data: dict[str, Any],
         owner_id: UUID | None = None,
     ) -> Record:
-        """Create a new record, owned by ``owner_id`` (or nobody)."""
+        """Create a new record, owned by ``owner_id`` (or nobody).
+
+        A ``file``/``files`` field takes :class:`tinybase.records.file_columns.UploadInput`
+        values (or TrailBase's ``{"filename", "data": base64}`` objects); the files are
+        stored before the record is written.
+        """
         self._end_session_transaction()
         owner = None if owner_id is None else str(owner_id)
-        row = self._services.write(
-            lambda: self._records.create(SYSTEM, collection, data, owner_id=owner)
+        row = self._services.write_record(
+            collection,
+            data,
+            lambda values: self._records.create(SYSTEM, collection, values, owner_id=owner),
         )
         return _record(row)
 
@@ -212,10 +237,15 @@ class CollectionService:
         data: dict[str, Any],
         partial: bool = True,
     ) -> Record:
-        """Update an existing record: the given fields (``partial``) or all of them."""
+        """Update an existing record: the given fields (``partial``) or all of them (file
+        fields: as for :meth:`create_record`)."""
         self._end_session_transaction()
-        row = self._services.write(
-            lambda: self._records.update(SYSTEM, collection, str(record.id), data, partial=partial)
+        row = self._services.write_record(
+            collection,
+            data,
+            lambda values: self._records.update(
+                SYSTEM, collection, str(record.id), values, partial=partial
+            ),
         )
         return _record(row)
 

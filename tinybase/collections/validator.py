@@ -63,6 +63,7 @@ class BeforeWrite(Protocol):
         self, collection: str, principal: Principal, record_id: Any, stored: StoredRow
     ) -> None: ...
 
+
 _SYSTEM = frozenset(SYSTEM_COLUMNS)
 
 
@@ -98,6 +99,7 @@ class CollectionValidator:
         self._fields = definition.schema.by_name()
         self._nulls = dict.fromkeys(self._fields)
         self._relations = definition.schema.relations()
+        self.file_columns = definition.schema.file_columns()
 
     def validate(
         self, principal: Principal, values: Any, *, partial: bool, record_id: Any = None

@@ -7,7 +7,8 @@ once the outermost transaction has committed, in commit order, and never when it
 file cleanup subscribe here; nothing else emits record events.
 
 Recording costs a read of the row before an update or delete, so engines record only while
-the stream has subscribers (:attr:`ChangeStream.active`).
+the stream has subscribers that want their table (:meth:`ChangeStream.active_for`: file
+cleanup wants only tables with file columns).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class RecordChange:
 
 
 Subscriber = Callable[[RecordChange], object]
+TableFilter = Callable[[str], bool]
 
 
 class ChangeStream:
@@ -61,6 +63,7 @@ class ChangeStream:
 
     def __init__(self) -> None:
         self._subscribers: tuple[Subscriber, ...] = ()
+        self._filters: dict[Subscriber, TableFilter] = {}
         self._guard = threading.Lock()
 
     @property
@@ -68,20 +71,39 @@ class ChangeStream:
         """Whether anyone listens (engines record changes only then)."""
         return bool(self._subscribers)
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call ``subscriber`` with every committed change; returns the unsubscribe call."""
+    def active_for(self, table: str) -> bool:
+        """Whether anyone listens to writes of ``table`` (engines record changes only then)."""
+        filters = self._filters
+        return any(
+            subscriber not in filters or filters[subscriber](table)
+            for subscriber in self._subscribers
+        )
+
+    def subscribe(
+        self, subscriber: Subscriber, *, tables: TableFilter | None = None
+    ) -> Callable[[], None]:
+        """Call ``subscriber`` with every committed change (of the tables for which
+        ``tables`` is true, if given: a cheap test, run before every write); returns the
+        unsubscribe call."""
         with self._guard:
             self._subscribers = (*self._subscribers, subscriber)
+            if tables is not None:
+                self._filters = {**self._filters, subscriber: tables}
 
         def unsubscribe() -> None:
             with self._guard:
                 self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+                self._filters = {s: f for s, f in self._filters.items() if s is not subscriber}
 
         return unsubscribe
 
     def publish(self, change: RecordChange) -> None:
         """Hand ``change`` to every subscriber (called after the commit)."""
+        filters = self._filters
         for subscriber in self._subscribers:
+            wanted = filters.get(subscriber)
+            if wanted is not None and not wanted(change.table):
+                continue
             try:
                 subscriber(change)
             except Exception:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tinybase.errors import ValidationError
+from tinybase.records.file_columns import FileColumn
 
 if TYPE_CHECKING:
     from tinybase.auth.principal import Principal
@@ -35,6 +36,7 @@ class RecordValidator(Protocol):
 
     server_columns: frozenset[str]
     typed_columns: frozenset[str]
+    file_columns: tuple[FileColumn, ...]
 
     def validate(
         self, principal: Principal, values: Any, *, partial: bool, record_id: Any = None
@@ -103,6 +105,10 @@ class RecordApiConfig:
     expand: tuple[str, ...] = ()
     enable_subscriptions: bool = False
     listing_hard_limit: int = 1024
+    #: Columns holding file metadata (TrailBase's ``std.FileUpload(s)`` CHECKs), configured
+    #: as ``{"column": "std.FileUpload" | "std.FileUploads" | {"schema", "max_size",
+    #: "mime_types"}}``.
+    file_columns: tuple[FileColumn, ...] = ()
     # Not configuration data: set in code (collections attach their schema's validator).
     validator: RecordValidator | None = field(default=None, compare=False, repr=False)
 
@@ -150,6 +156,7 @@ class RecordApiConfig:
         for key in _RULE_KEYS:
             if values.get(key) is not None and not isinstance(values[key], str):
                 raise ValidationError.for_field(key, "expected an SQL expression (a string)")
+        values["file_columns"] = _file_columns(values.get("file_columns"))
         limit = values.get("listing_hard_limit", 1024)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1024:
             raise ValidationError.for_field("listing_hard_limit", "expected 1..1024")
@@ -164,12 +171,29 @@ class RecordApiConfig:
         data["conflict_resolution"] = str(self.conflict_resolution)
         data["excluded_columns"] = list(self.excluded_columns)
         data["expand"] = list(self.expand)
+        data["file_columns"] = {column.name: column.to_json() for column in self.file_columns}
         return data
 
 
 _RULE_KEYS = tuple(
     f"{op}_access_rule" for op in ("create", "read", "list", "update", "delete", "schema")
 )
+
+
+def _file_columns(raw: Any) -> tuple[FileColumn, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, (list, tuple)) and all(isinstance(c, FileColumn) for c in raw):
+        return tuple(raw)
+    if not isinstance(raw, Mapping):
+        raise ValidationError.for_field("file_columns", "expected {column: 'std.FileUpload'}")
+    columns = []
+    for name, spec in raw.items():
+        try:
+            columns.append(FileColumn.from_json(str(name), spec))
+        except ValueError as exc:
+            raise ValidationError.for_field("file_columns", f"{str(name)[:64]}: {exc}") from None
+    return tuple(columns)
 
 
 def _with_list(acl: frozenset[Permission]) -> frozenset[Permission]:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
 import sqlalchemy as sa
 
 from tinybase.auth.principal import Principal
@@ -31,6 +32,7 @@ from tinybase.records.config import ConflictResolution, RecordApiConfig
 from tinybase.records.conflicts import note_ignored_conflict, note_records
 from tinybase.records.cursor import encode_cursor
 from tinybase.records.expand import expand_records
+from tinybase.records.file_columns import FileColumn, public_files, stored_files
 from tinybase.records.filters import uses_regex
 from tinybase.records.integrity import map_database_errors
 from tinybase.records.json_schema import json_schema
@@ -101,6 +103,18 @@ class RecordEngine:
         self.writable = {c.name: c for c in table.columns if c.name not in excluded}
         self.kinds = {c.name: value_kind(c) for c in table.columns}
         self.columns = tuple(c.name for c in table.columns)
+        self.file_columns = _file_columns(api, table)
+        # TrailBase-style TEXT columns store the metadata as JSON text; JSON columns as JSON.
+        self.text_files = frozenset(
+            name for name in self.file_columns if self.kinds[name] == ValueKind.TEXT
+        )
+        self.shown_files = tuple(
+            (name, column.multiple)
+            for name, column in self.file_columns.items()
+            if name in self.readable
+        )
+        for name, column in self.file_columns.items():
+            self.kinds[name] = ValueKind.FILES if column.multiple else ValueKind.FILE
         self.row = table.alias(ROW_ALIAS)
         self.resolver = ColumnAllowlist(self.row, self.readable)
         self.rules = compile_rules(api, table, dialect=db.dialect)
@@ -167,20 +181,42 @@ class RecordEngine:
             PermissionDeniedError / AuthenticationError: the ACLs deny reading.
             BadRequestError: an ``expand`` the API does not allow.
         """
-        return self._read(principal, self.parse_id(record_id), expand)
+        record = self._read_row(principal, self.parse_id(record_id))
+        self._show_files([record])
+        if self.api.expand:
+            expand_records(self, principal, [record], expand)
+        return record
 
-    def _read(self, principal: Principal, key: Any, expand: Sequence[str] = ()) -> dict[str, Any]:
-        """:meth:`read` of a parsed key."""
+    def _read_row(self, principal: Principal, key: Any) -> dict[str, Any]:
+        """The readable columns of record ``key`` (parsed), as stored, if the ACLs and the
+        read rule (compiled into the SELECT) let ``principal`` see it."""
         rule = self._rule(principal, Operation.READ)
         query = self.queries.fixed(("read", rule is not None), lambda: self.statements.read(rule))
         with self.db.dbapi_read() as connection:
             found = query.rows(connection, self._params(principal, rule, key))
         if not found:
             raise NotFoundError()
-        record = dict(zip(self.readable, found[0], strict=True))
-        if self.api.expand:
-            expand_records(self, principal, [record], expand)
-        return record
+        return dict(zip(self.readable, found[0], strict=True))
+
+    def files(self, principal: Principal, record_id: Any, column: str) -> list[dict[str, Any]]:
+        """The stored metadata (object ids included) of file column ``column`` of a record,
+        if ``principal`` may read the record: the same read, rule in the SQL, as :meth:`read`.
+
+        Raises:
+            BadRequestError: ``column`` is not a readable column, or not a file column.
+            NotFoundError / PermissionDeniedError / AuthenticationError: as for :meth:`read`.
+        """
+        if column not in self.readable:
+            raise BadRequestError("Invalid field/column name")
+        if column not in self.file_columns:
+            raise BadRequestError("Not a file")
+        return stored_files(self._read_row(principal, self.parse_id(record_id))[column])
+
+    def _show_files(self, records: Sequence[dict[str, Any]]) -> None:
+        """File columns as clients see them: metadata without the object ids."""
+        for name, multiple in self.shown_files:
+            for record in records:
+                record[name] = public_files(record[name], multiple=multiple)
 
     def read_many(self, principal: Principal, ids: Iterable[Any]) -> dict[str, dict[str, Any]]:
         """The readable records among ``ids``, keyed by their id as text (for expand)."""
@@ -192,6 +228,7 @@ class RecordEngine:
         with self.db.read() as connection:
             rows = connection.execute(self.statements.read_many(rule), params).fetchall()
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
+        self._show_files(records)
         return {str(record[self.pk]): record for record in records}
 
     def list(self, principal: Principal, query: ListQuery) -> ListResult:
@@ -213,6 +250,7 @@ class RecordEngine:
         with map_database_errors(self.table.name):
             rows, total = self.lister.run(shape, params, count=query.count, guarded=guarded)
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
+        self._show_files(records)
         next_cursor = encode_cursor(keys, records[-1]) if records else None
         if self.api.expand:
             expand_records(self, principal, records, query.expand)
@@ -311,7 +349,9 @@ class RecordEngine:
             if not answer:
                 return None
             if self._reads_everything(principal) or self._readable_now(connection, principal, key):
-                return dict(zip(self.readable, row, strict=True))
+                record = dict(zip(self.readable, row, strict=True))
+                self._show_files([record])
+                return record
             return {self.pk: plain_id(key)}
 
     def seen(self, principal: Principal, record_id: Any) -> dict[str, Any]:
@@ -324,7 +364,9 @@ class RecordEngine:
         key = self.parse_id(record_id)
         if may(self.api, principal, Operation.READ):
             with contextlib.suppress(NotFoundError):
-                return self._read(principal, key)
+                record = self._read_row(principal, key)
+                self._show_files([record])
+                return record
         return {self.pk: plain_id(key)}
 
     def _readable_now(self, connection: sa.Connection, principal: Principal, key: Any) -> bool:
@@ -483,6 +525,8 @@ class RecordEngine:
                 prepared[name] = convert(kind, value)
             except ValueError as exc:
                 raise ValidationError.for_field(name, str(exc)) from None
+            if name in self.text_files and prepared[name] is not None:
+                prepared[name] = orjson.dumps(prepared[name]).decode()
         if not creating and self.pk in prepared and prepared.pop(self.pk) != key:
             raise ValidationError.for_field(self.pk, "the primary key cannot be changed")
         return prepared
@@ -550,7 +594,7 @@ class RecordEngine:
         return plain_id(values.get(self.pk))
 
     def _recording(self) -> bool:
-        return self.changes is not None and self.changes.active
+        return self.changes is not None and self.changes.active_for(self.table.name)
 
     def _serialize_key(self, connection: sa.Connection, key: Any) -> None:
         """PostgreSQL: wait for every other transaction writing row ``key`` with a client
@@ -645,3 +689,12 @@ class RecordEngine:
             if connection.execute(statement, self._params(principal, rule, key)).first():
                 raise PermissionDeniedError()
         raise NotFoundError()
+
+
+def _file_columns(api: RecordApiConfig, table: sa.Table) -> dict[str, FileColumn]:
+    """The API's file columns and its validator's (a collection's file fields)."""
+    declared = (*api.file_columns, *getattr(api.validator, "file_columns", ()))
+    unknown = [column.name for column in declared if column.name not in table.c]
+    if unknown:
+        raise ValidationError.for_field("file_columns", f"no column {unknown[0][:64]!r}")
+    return {column.name: column for column in declared}

@@ -23,6 +23,9 @@ _TYPES: dict[str, dict[str, Any]] = {
     ValueKind.UUID: {"type": "string", "format": "uuid"},
     ValueKind.TEXT: {"type": "string"},
     ValueKind.JSON: {},
+    # TrailBase's std.FileUpload(s): an upload input to write, the metadata when read.
+    ValueKind.FILE: {"type": "object"},
+    ValueKind.FILES: {"type": "array", "items": {"type": "object"}},
 }
 
 

@@ -32,6 +32,7 @@ from tinybase.errors import ConflictError, NotFoundError, TinyBaseError, Validat
 from tinybase.records.changes import ChangeStream
 from tinybase.records.config import RecordApiConfig, RecordValidator
 from tinybase.records.engine import RecordEngine
+from tinybase.records.file_columns import FileColumn
 from tinybase.records.keys import UNREFLECTED_UNIQUE
 
 if TYPE_CHECKING:
@@ -117,6 +118,8 @@ class RecordApiRegistry:
         self._clock = clock
         self._apis: dict[str, RegisteredApi] | None = None
         self._by_table: dict[str, RecordEngine] = {}
+        self._files_by_table: dict[str, dict[str, FileColumn]] = {}
+        self._file_apis: frozenset[str] = frozenset()
         self._version: tuple[Any, ...] | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -172,12 +175,33 @@ class RecordApiRegistry:
         self.apis()
         return self._by_table.get(table_name)
 
+    def file_columns_of(self, table_name: str) -> Mapping[str, FileColumn]:
+        """The file columns of ``table_name`` over all its APIs, as of the last load (no
+        database read: the change stream asks before every write)."""
+        return self._files_by_table.get(table_name, {})
+
+    def stores_files(self, api_name: str) -> bool:
+        """Whether API ``api_name`` has file columns, as of the last load (no database
+        read: the body-size limit asks before a request's body is read)."""
+        return api_name in self._file_apis
+
+    def file_tables(self) -> list[str]:
+        """The tables with file columns (reloaded first if the database changed)."""
+        self.apis()
+        return list(self._files_by_table)
+
     def apis(self) -> dict[str, RegisteredApi]:
         """Every API by name (reloaded first if the database changed)."""
         apis = self._apis
         if apis is None or self._clock() - self._checked_at >= self._poll_seconds:
             apis = self._refresh()
         return apis
+
+    def preload(self) -> None:
+        """Load every API now (so :meth:`stores_files`, which never reads the database, knows
+        them from the start); the next lookup still checks the database's version first."""
+        self.apis()
+        self._checked_at = float("-inf")
 
     def invalidate(self) -> None:
         """Forget everything; the next lookup reloads (call after a change in this process)."""
@@ -195,6 +219,10 @@ class RecordApiRegistry:
                 self.db.forget()
                 self._apis = self._load()
                 self._by_table = self._table_index(self._apis)
+                self._files_by_table = self._file_index(self._apis)
+                self._file_apis = frozenset(
+                    name for name, api in self._apis.items() if api.engine.file_columns
+                )
                 self._version = version
             return self._apis
 
@@ -274,6 +302,15 @@ class RecordApiRegistry:
             changes=self.changes,
         )
         apis[config.name] = RegisteredApi(config, table, engine, origin)
+
+    @staticmethod
+    def _file_index(apis: Mapping[str, RegisteredApi]) -> dict[str, dict[str, FileColumn]]:
+        index: dict[str, dict[str, FileColumn]] = {}
+        for registered in apis.values():
+            if registered.engine.file_columns:
+                columns = index.setdefault(registered.config.table_name, {})
+                columns.update(registered.engine.file_columns)
+        return index
 
     @staticmethod
     def _table_index(apis: Mapping[str, RegisteredApi]) -> dict[str, RecordEngine]:

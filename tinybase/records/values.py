@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tinybase.data.codecs import column_kind
+from tinybase.records.file_columns import StoredFile
 from tinybase.utils import is_unicode
 
 __all__ = ["MAX_JSON_DEPTH", "ValueKind", "check_json", "convert", "value_kind"]
@@ -34,6 +35,8 @@ class ValueKind:
     JSON = "json"
     UUID = "uuid"
     TEXT = "text"
+    FILE = "file"
+    FILES = "files"
 
 
 # The data layer's column kinds in the engine's vocabulary; anything else is text.
@@ -270,6 +273,20 @@ def _check_encodable(text: str) -> None:
         raise ValueError("text with a lone UTF-16 surrogate cannot be stored")
 
 
+def _to_file(value: Any) -> dict[str, Any]:
+    # Only an upload the server stored itself: metadata a client sends (another record's
+    # file id, say) is refused, so no record can point at an object it did not upload.
+    if not isinstance(value, StoredFile):
+        raise ValueError("expected a file upload ({filename?, content_type?, data: base64})")
+    return value.metadata()
+
+
+def _to_files(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list of file uploads")
+    return [_to_file(item) for item in value]
+
+
 def _to_json(value: Any) -> Any:
     check_json(value)
     return value
@@ -286,6 +303,8 @@ _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     ValueKind.UUID: (str, uuid.UUID),
     ValueKind.TEXT: str,
     ValueKind.JSON: object,
+    ValueKind.FILE: StoredFile,
+    ValueKind.FILES: list,
 }
 _EXPECTED = {
     ValueKind.INTEGER: "expected an integer",
@@ -296,6 +315,8 @@ _EXPECTED = {
     ValueKind.UUID: "expected a UUID",
     ValueKind.TEXT: "expected a string",
     ValueKind.JSON: "expected a JSON value",
+    ValueKind.FILE: "expected a file upload",
+    ValueKind.FILES: "expected a list of file uploads",
 }
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -307,4 +328,6 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     ValueKind.UUID: _to_uuid_text,
     ValueKind.TEXT: _to_text,
     ValueKind.JSON: _to_json,
+    ValueKind.FILE: _to_file,
+    ValueKind.FILES: _to_files,
 }

@@ -48,6 +48,7 @@ class StorageSettings(BaseModel):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_prefix: str = ""
+    s3_path_style: bool = True
     max_file_size_mb: int = Field(default=10, ge=1, le=10_240)
 
 

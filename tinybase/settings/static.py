@@ -48,6 +48,7 @@ OTHER_ENV_VARIABLES = frozenset(
         "TINYBASE_REQUIRE_PG",
         "TINYBASE_REQUIRE_BROWSER",
         "TINYBASE_REQUIRE_PYTHON313",
+        "TINYBASE_REQUIRE_S3",
         "TINYBASE_PYTHON313",  # the interpreter for TrailBase's Python client
     }
 )

@@ -11,6 +11,13 @@
     GET    /api/collections/{name}/records/{id}   read
     PATCH  /api/collections/{name}/records/{id}   partial update {"data": {...}}
     DELETE /api/collections/{name}/records/{id}   delete
+    GET    /api/collections/{name}/records/{id}/files/{field}[/{filename}]
+                                                  a file of a file field (if the record
+                                                  is readable)
+
+Record writes take ``{"data": {...}}`` as JSON (file fields: upload objects with base64
+``data``) or ``multipart/form-data`` (file parts for file fields, text parts for the others,
+and optionally a ``data`` part holding a JSON object of fields).
 
 Access rules are enforced by the record engine inside the SQL; handlers only pass the caller.
 Record handlers take only the ``Request``: they resolve the caller with a plain call
@@ -46,6 +53,7 @@ from tinybase.api.deps import (
     client_ip,
     get_principal,
 )
+from tinybase.api.files import file_response, form_values, pick_file, write_with_files
 from tinybase.api.json_body import parse_json_body
 from tinybase.api.record_docs import COLLECTION_FILTERS, CollectionRecord, CollectionRecordPage
 from tinybase.api.responses import JSONResponse
@@ -59,7 +67,7 @@ from tinybase.collections.collection_records import (
     MAX_OFFSET,
     Within,
 )
-from tinybase.errors import BadRequestError, NotFoundError
+from tinybase.errors import BadRequestError, NotFoundError, ValidationError
 from tinybase.records.conflicts import caller_key
 from tinybase.records.engine import RecordEngine
 
@@ -112,6 +120,9 @@ class RecordBody(BaseModel):
             RequestValidationError: not JSON, or not ``{"data": {...}}`` (422, named).
             ValidationError: a lone surrogate in a string or key (422, named).
         """
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            return await cls._form_data(request)
         try:
             body = parse_json_body(await request.body())
         except BadRequestError as exc:
@@ -123,6 +134,22 @@ class RecordBody(BaseModel):
             raise RequestValidationError(
                 [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
             ) from None
+
+    @classmethod
+    async def _form_data(cls, request: Request) -> dict[str, Any]:
+        """A form's fields (file parts as uploads); a ``data`` part is a JSON object of
+        fields (for clients whose values are not all text)."""
+        values = await form_values(request)
+        embedded = values.pop("data", None)
+        if isinstance(embedded, str):
+            try:
+                parsed = parse_json_body(embedded.encode())
+            except BadRequestError as exc:
+                raise ValidationError.for_field("data", exc.detail) from None
+            if not isinstance(parsed, dict):
+                raise ValidationError.for_field("data", "expected a JSON object")
+            values = parsed | values
+        return values
 
     @classmethod
     def docs(cls) -> dict[str, Any]:
@@ -206,7 +233,11 @@ async def create_record(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     records = app_state(request).records
     record = await _write(
-        request, principal, lambda within: records.create(principal, name, data, within=within)
+        request,
+        principal,
+        name,
+        data,
+        lambda values, within: records.create(principal, name, values, within=within),
     )
     return JSONResponse(record, status_code=201)
 
@@ -237,7 +268,9 @@ async def update_record(request: Request) -> JSONResponse:
     record = await _write(
         request,
         principal,
-        lambda within: records.update(principal, name, record_id, data, within=within),
+        name,
+        data,
+        lambda values, within: records.update(principal, name, record_id, values, within=within),
     )
     return JSONResponse(record)
 
@@ -255,10 +288,16 @@ async def delete_record(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def _write(request: Request, principal: Principal, write: Callable[[Within[_T]], _T]) -> _T:
-    """``write(within)`` in the writer thread; ``within`` runs the engine's write within the
-    caller's conflict budget when a conflict could reveal something
-    (:mod:`tinybase.records.conflicts`)."""
+async def _write(
+    request: Request,
+    principal: Principal,
+    name: str,
+    data: dict[str, Any],
+    write: Callable[[dict[str, Any], Within[_T]], _T],
+) -> _T:
+    """``write(data, within)`` in the writer thread, the uploads in ``data`` stored first;
+    ``within`` runs the engine's write within the caller's conflict budget when a conflict
+    could reveal something (:mod:`tinybase.records.conflicts`)."""
     state = app_state(request)
 
     def within(engine: RecordEngine, call: Callable[[], _T]) -> _T:
@@ -267,7 +306,40 @@ async def _write(request: Request, principal: Principal, write: Callable[[Within
         caller = caller_key(principal, client_ip(request))
         return state.conflicts.run(caller, call, guarded=True)
 
-    return await state.executor.write(lambda: write(within))
+    async def submit(values: dict[str, Any]) -> _T:
+        return await state.executor.write(lambda: write(values, within))
+
+    return await write_with_files(state, name, data, submit, loc=("body", "data"))
+
+
+_THUMB_QUERY = {"thumb": {"type": "string", "description": "WxH[_fit|_crop|_top|_bottom]"}}
+_FILE_DOCS = plain_route_docs(("name", "record_id", "field"), _THUMB_QUERY)
+_ONE_FILE_DOCS = plain_route_docs(("name", "record_id", "field", "filename"), _THUMB_QUERY)
+
+
+@records_router.get("/{name}/records/{record_id}/files/{field}", openapi_extra=_FILE_DOCS)
+async def download_file(request: Request) -> Response:
+    return await _download(request, None)
+
+
+@records_router.get(
+    "/{name}/records/{record_id}/files/{field}/{filename}", openapi_extra=_ONE_FILE_DOCS
+)
+async def download_one_of_files(request: Request) -> Response:
+    return await _download(request, request.path_params["filename"])
+
+
+async def _download(request: Request, filename: str | None) -> Response:
+    """A file of a record the caller may read: the collection's read rule decides, in the
+    engine's SQL."""
+    principal = await get_principal(request)
+    params = request.path_params
+    name, record_id, field = params["name"], params["record_id"], params["field"]
+    state = app_state(request)
+    table, files = await state.executor.read(
+        lambda: state.records.files(principal, name, record_id, field)
+    )
+    return await file_response(request, state, table, field, pick_file(files, filename))
 
 
 @router.get("", openapi_extra=BEARER_DOCS)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Body
 
 from tinybase.api.deps import AdminUser, State
+from tinybase.errors import StorageError
 
 router = APIRouter(prefix="/api/admin/settings", tags=["admin"])
 
@@ -30,3 +32,16 @@ def update_settings(
     An unknown key or a value of the wrong type is a 422 naming the key; nothing is stored.
     """
     return state.settings.update(changes).public()
+
+
+@router.post("/storage/check")
+async def check_storage(state: State, _admin: AdminUser) -> dict[str, Any]:
+    """Whether the file store the settings name is reachable and writable: a small object
+    is written, read back and deleted. ``detail`` says what failed (never a secret)."""
+    options = state.settings.current.storage
+    backend = options.backend if options.enabled else "local"
+    try:
+        await anyio.to_thread.run_sync(lambda: state.storage.store.check())
+    except StorageError as exc:
+        return {"ok": False, "backend": backend, "detail": str(exc.detail)}
+    return {"ok": True, "backend": backend, "detail": None}

@@ -6,6 +6,12 @@
     GET    /{api}/{id}            ?expand=col,... -> the record
     PATCH  /{api}/{id}            partial update -> 200, empty body
     DELETE /{api}/{id}            -> 200, empty body
+    GET    /{api}/{id}/file/{column}             the file of a std.FileUpload column
+    GET    /{api}/{id}/files/{column}/{filename} one file of a column, by its stored name
+
+Bodies may be JSON (file columns take TrailBase's ``{filename?, content_type?, data}``
+upload objects) or ``multipart/form-data`` (file parts for file columns): see
+:mod:`tinybase.api.files`. Downloads are readable exactly when the record is.
 
 The shapes are those the npm ``trailbase`` client expects (ids in URLs as plain text, the
 cursor handed back as received). ``/api/records/v1`` is what the clients call;
@@ -26,9 +32,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.datastructures import UploadFile
 
 from tinybase.api.deps import app_state, client_ip, get_principal
+from tinybase.api.files import file_response, form_values, pick_file, write_with_files
 from tinybase.api.json_body import parse_json_body
 from tinybase.api.record_docs import (
     EMPTY_BODY,
@@ -45,7 +51,6 @@ from tinybase.api.responses import JSONResponse
 from tinybase.api.routing import PlainRoute, plain_route_docs
 from tinybase.api.state import AppState
 from tinybase.auth.principal import Principal
-from tinybase.errors import ValidationError
 from tinybase.records.conflicts import ConflictBudget, caller_key
 from tinybase.records.engine import RecordEngine
 from tinybase.records.executor import DatabaseExecutor
@@ -98,6 +103,7 @@ class Engines:
     """The record engines of this app and the executor that runs their blocking calls."""
 
     def __init__(self, state: AppState, client: Callable[[], str]) -> None:
+        self.state = state
         self.registry: RecordApiRegistry = state.record_apis
         self.conflicts: ConflictBudget = state.conflicts
         self.executor: DatabaseExecutor = state.executor
@@ -111,23 +117,28 @@ class Engines:
         self,
         api: str,
         principal: Principal,
-        call: Callable[[RecordEngine], Any],
+        body: Any,
+        call: Callable[[RecordEngine, Any], Any],
         *,
         rows: int = 1,
     ) -> Any:
-        """``call(engine of api)`` in the writer thread (group commit on SQLite, bounded by
-        the ``rows`` each call writes), within the caller's conflict budget
-        (:mod:`tinybase.records.conflicts`)."""
+        """``call(engine of api, body)`` in the writer thread (group commit on SQLite,
+        bounded by the ``rows`` each call writes), within the caller's conflict budget
+        (:mod:`tinybase.records.conflicts`); the uploads in ``body`` are stored first."""
 
-        def run(engine: RecordEngine) -> Any:
+        def run(engine: RecordEngine, values: Any) -> Any:
             if not engine.conflicts_may_reveal(principal):
-                return call(engine)
+                return call(engine, values)
             caller = caller_key(principal, self.client())
-            return self.conflicts.run(caller, lambda: call(engine), guarded=True)
+            return self.conflicts.run(caller, lambda: call(engine, values), guarded=True)
 
-        return await self.executor.write(
-            lambda: self.registry.run(api, run, retry=False), rows=rows
-        )
+        async def submit(values: Any) -> Any:
+            return await self.executor.write(
+                lambda: self.registry.run(api, lambda engine: run(engine, values), retry=False),
+                rows=rows,
+            )
+
+        return await write_with_files(self.state, api, body, submit)
 
     @classmethod
     def of(cls, request: Request) -> Engines:
@@ -147,7 +158,7 @@ async def create_records(request: Request) -> JSONResponse:
     api = request.path_params["api"]
     rows = len(body) if isinstance(body, list) else 1
     ids = await Engines.of(request).write(
-        api, principal, lambda engine: engine.create(principal, body), rows=rows
+        api, principal, body, lambda engine, values: engine.create(principal, values), rows=rows
     )
     return JSONResponse({"ids": ids})
 
@@ -211,7 +222,10 @@ async def update_record(request: Request) -> Response:
     body = await _body(request)
     api, record_id = request.path_params["api"], request.path_params["record_id"]
     await Engines.of(request).write(
-        api, principal, lambda engine: engine.update(principal, record_id, body, answer=False)
+        api,
+        principal,
+        body,
+        lambda engine, values: engine.update(principal, record_id, values, answer=False),
     )
     return Response(status_code=200)
 
@@ -221,22 +235,50 @@ async def delete_record(request: Request) -> Response:
     principal = await get_principal(request)
     api, record_id = request.path_params["api"], request.path_params["record_id"]
     await Engines.of(request).write(
-        api, principal, lambda engine: engine.delete(principal, record_id)
+        api, principal, None, lambda engine, _values: engine.delete(principal, record_id)
     )
     return Response(status_code=200)
 
 
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's bytes (206 for a Range, 304 for a matching ETag)."},
+    400: {"description": "Not a file column, or a bad ``thumb``."},
+    404: {"description": "No such record or file, or the caller may not read the record."},
+}
+_THUMB_QUERY = {"thumb": {"type": "string", "description": "WxH[_fit|_crop|_top|_bottom]"}}
+
+
+@_routes("GET", "/{api}/{record_id}/file/{column}", _THUMB_QUERY, responses=_FILE_RESPONSES)
+async def download_file(request: Request) -> Response:
+    return await _download(request, None)
+
+
+@_routes(
+    "GET",
+    "/{api}/{record_id}/files/{column}/{filename}",
+    _THUMB_QUERY,
+    responses=_FILE_RESPONSES,
+)
+async def download_one_of_files(request: Request) -> Response:
+    return await _download(request, request.path_params["filename"])
+
+
+async def _download(request: Request, filename: str | None) -> Response:
+    """A file of a record the caller may read (the engine's read, rule in the SQL)."""
+    principal = await get_principal(request)
+    params = request.path_params
+    api, record_id, column = params["api"], params["record_id"], params["column"]
+    engines = Engines.of(request)
+    table, files = await engines.read(
+        api, lambda engine: (engine.table.name, engine.files(principal, record_id, column))
+    )
+    return await file_response(request, engines.state, table, column, pick_file(files, filename))
+
+
 async def _body(request: Request) -> Any:
-    """A JSON body (object or array), or a url-encoded / multipart form as a flat object."""
+    """A JSON body (object or array), or a url-encoded / multipart form as a flat object
+    (file parts as uploads)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        values: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                raise ValidationError.for_field(key, "file uploads are not supported here")
-            if key in values:
-                raise ValidationError.for_field(key, "given more than once")
-            values[key] = value
-        return values
+        return await form_values(request)
     return parse_json_body(await request.body())
