@@ -3,6 +3,7 @@ and a graceful stop (SIGTERM, SIGINT) that drains the queued after-commit hooks 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -66,7 +67,13 @@ def _serve(tmp_path: Path, port: int, *args: str) -> tuple[subprocess.Popen, Pat
     }
     command = [str(TINYBASE), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its workers too can be killed as one group
     )
     return process, out
 
@@ -75,13 +82,12 @@ def _wait_for_lines(out: Path, count: int, process: subprocess.Popen) -> list[st
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"tinybase serve exited: {process.communicate()[0][-3000:]}")
+            pytest.fail(f"tinybase serve exited: {_kill(process)[-3000:]}")
         lines = out.read_text().splitlines() if out.exists() else []
         if len(lines) >= count:
             return lines
         time.sleep(0.1)
-    process.kill()
-    output = process.communicate()[0][-3000:]
+    output = _kill(process)[-3000:]
     pytest.fail(f"only {out.read_text() if out.exists() else 'nothing'} in {out}: {output}")
 
 
@@ -101,9 +107,15 @@ def _stop(process: subprocess.Popen, signum: int) -> str:
     try:
         output, _ = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
+        output = _kill(process)
     return output
+
+
+def _kill(process: subprocess.Popen) -> str:
+    """Kill the server and its workers (orphaned workers would hold its output open)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    return process.communicate()[0]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
