@@ -1,0 +1,272 @@
+"""The claim-and-run loop every process with ``scheduler_enabled`` runs.
+
+Each tick (every ``scheduler_interval_seconds``, or sooner when the next run is due sooner):
+
+1. runs whose lease expired are marked interrupted and retried per the policy
+   (:func:`tinybase.schedule.claims.take_over_expired`);
+2. the due schedules are read and each due run is claimed (:mod:`tinybase.schedule.claims`);
+   the claims go to the instance's single writer together, so on SQLite they share one
+   COMMIT with whatever else is being written instead of fighting it for the file's lock;
+3. every claimed run is started in the scheduler's own task group and never awaited by
+   the tick: a function that takes a minute delays no other schedule;
+4. the leases of this process's runs still going are renewed;
+5. every ``scheduler_token_cleanup_interval``, the housekeeping is started (also not awaited).
+
+Nothing blocks the event loop: the database work runs in the executor's threads, the
+functions in the functions runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+from anyio.abc import TaskGroup
+
+from tinybase.auth.principal import SYSTEM, Principal
+from tinybase.data import Database
+from tinybase.errors import TinyBaseError
+from tinybase.records.executor import DatabaseExecutor
+from tinybase.schedule import claims
+from tinybase.schedule.calls import RunOutcome, ScheduledFunctions
+from tinybase.schedule.housekeeping import Housekeeping
+from tinybase.schedule.timing import next_run, parse_schedule
+from tinybase.utils import utcnow
+
+__all__ = ["Scheduler", "SchedulerOptions"]
+
+logger = logging.getLogger("tinybase.schedule")
+
+_BATCH = 100  # due schedules claimed per tick at most (the rest: next tick, at once)
+_MIN_SLEEP = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerOptions:
+    """How the loop runs (from the static config)."""
+
+    enabled: bool = True
+    interval_seconds: float = 5.0
+    lease_seconds: float = 30.0
+    max_attempts: int = 1
+    cleanup_interval_seconds: float = 60.0
+
+
+class Scheduler:
+    """One process's scheduler; its :meth:`run` is an ``AppState`` background task.
+
+    Args:
+        db: the instance's database.
+        executor: the instance's single writer and readers.
+        functions: runs the scheduled functions.
+        housekeeping: the periodic clean-up (None: none).
+        options: intervals, lease and retry policy.
+        clock: the current UTC time.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        executor: DatabaseExecutor,
+        functions: ScheduledFunctions,
+        *,
+        housekeeping: Housekeeping | None = None,
+        options: SchedulerOptions = SchedulerOptions(),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._executor = executor
+        self._functions = functions
+        self._housekeeping = housekeeping
+        self.options = options
+        self._clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = timedelta(seconds=options.lease_seconds)
+        self._running: set[uuid.UUID] = set()
+        self._runs: TaskGroup | None = None
+        self._last_cleanup: datetime | None = None
+        self._wake = anyio.Event()
+
+    @property
+    def running(self) -> frozenset[uuid.UUID]:
+        """The runs this process has going now."""
+        return frozenset(self._running)
+
+    async def run(self) -> None:
+        """Tick until cancelled (the app's shutdown). With the scheduler disabled, only
+        runs started by :meth:`run_now` are served (and their leases renewed)."""
+        async with anyio.create_task_group() as runs:
+            self._runs = runs
+            try:
+                while True:
+                    with anyio.move_on_after(await self._safe_tick()):
+                        await self._wake.wait()
+                    self._wake = anyio.Event()
+            finally:
+                self._runs = None
+
+    async def run_now(self, schedule_id: uuid.UUID) -> uuid.UUID | None:
+        """Claim a run of ``schedule_id`` now and start it; its run id (None: no schedule).
+
+        Raises:
+            RuntimeError: the scheduler's loop is not running in this process.
+        """
+        if self._runs is None:
+            raise RuntimeError("the scheduler is not running")
+        now = self._clock()
+        job = partial(
+            self._in_write,
+            claims.claim_manual,
+            schedule_id,
+            now=now,
+            owner=self.owner,
+            lease=self._lease,
+        )
+        claim = await self._executor.write(job)
+        if claim is None:
+            return None
+        self._start(claim)
+        return claim.run_id
+
+    async def _safe_tick(self) -> float:
+        try:
+            return await self.tick()
+        except (sa.exc.SQLAlchemyError, TinyBaseError, OSError):
+            # A transient database error must not stop the scheduler: log, try again.
+            logger.warning("scheduler tick failed; retrying", exc_info=True)
+            return self.options.interval_seconds
+
+    async def tick(self) -> float:
+        """One pass (see the module docstring); how long to sleep before the next."""
+        now = self._clock()
+        await self._renew(now)
+        if not self.options.enabled:
+            return self.options.interval_seconds
+        for claim in await self._take_over(now):
+            self._start(claim)
+        for claim in await self._claim_due(now):
+            self._start(claim)
+        self._maybe_clean(now)
+        return await self._sleep_seconds()
+
+    async def _take_over(self, now: datetime) -> list[claims.Claim]:
+        job = partial(
+            self._in_write,
+            claims.take_over_expired,
+            now,
+            owner=self.owner,
+            lease=self._lease,
+            max_attempts=self.options.max_attempts,
+        )
+        return await self._executor.write(job)
+
+    async def _claim_due(self, now: datetime) -> list[claims.Claim]:
+        due = await self._executor.read(partial(self._in_read, claims.due_schedules, now))
+        jobs = [self._executor.write(partial(self._claim_one, row, now)) for row in due]
+        found: list[claims.Claim] = []
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, claims.Claim):
+                found.append(outcome)
+            elif isinstance(outcome, BaseException):
+                logger.warning("claiming a schedule failed", exc_info=outcome)
+        return found
+
+    def _claim_one(self, row: sa.Row[Any], now: datetime) -> claims.Claim | None:
+        try:
+            schedule = parse_schedule(row.schedule)
+        except TinyBaseError:
+            logger.error("schedule %s is invalid; skipped: %r", row.id, row.schedule)
+            return None
+        following = next_run(schedule, now, anchor=row.created_at)
+        with self._db.write() as conn:
+            return claims.claim_due(
+                conn, row, next_run_at=following, now=now, owner=self.owner, lease=self._lease
+            )
+
+    def _start(self, claim: claims.Claim) -> None:
+        assert self._runs is not None
+        self._running.add(claim.run_id)
+        self._runs.start_soon(self._execute, claim, name=f"schedule run {claim.run_id}")
+
+    async def _execute(self, claim: claims.Claim) -> None:
+        """Run one claimed run and record how it ended."""
+        try:
+            outcome = await self._functions.call(
+                claim.function_name,
+                claim.payload,
+                trigger_id=claim.schedule_id,
+                principal=_principal(claim),
+            )
+        except TinyBaseError as exc:  # refused before the call: unknown function, payload
+            logger.warning("scheduled run of %s refused: %s", claim.function_name, exc.detail)
+            outcome = RunOutcome("failed", str(exc.detail))
+        finally:
+            self._running.discard(claim.run_id)
+        job = partial(
+            self._in_write,
+            claims.finish_run,
+            claim.run_id,
+            status=outcome.status,
+            error=outcome.error,
+            now=self._clock(),
+        )
+        if not await self._executor.write(job):
+            logger.warning("schedule run %s ended after its lease expired", claim.run_id)
+        self._wake.set()  # its schedule may be due again: claimable now that this ended
+
+    async def _renew(self, now: datetime) -> None:
+        if self._running:
+            job = partial(
+                self._in_write, claims.renew_leases, list(self._running), until=now + self._lease
+            )
+            await self._executor.write(job)
+
+    def _maybe_clean(self, now: datetime) -> None:
+        interval = timedelta(seconds=self.options.cleanup_interval_seconds)
+        if self._housekeeping is None or self._runs is None:
+            return
+        if self._last_cleanup is not None and now - self._last_cleanup < interval:
+            return
+        self._last_cleanup = now
+        self._runs.start_soon(self._clean, now, name="housekeeping")
+
+    async def _clean(self, now: datetime) -> None:
+        assert self._housekeeping is not None
+        try:
+            await self._executor.write(partial(self._in_write, self._housekeeping.clean, now))
+        except sa.exc.SQLAlchemyError:
+            logger.warning("housekeeping failed; retrying at the next interval", exc_info=True)
+
+    async def _sleep_seconds(self) -> float:
+        """Until the next due run, at most one interval."""
+        earliest = await self._executor.read(partial(self._in_read, claims.earliest_next_run))
+        interval = self.options.interval_seconds
+        if earliest is None:
+            return interval
+        wait = (earliest - self._clock()).total_seconds()
+        return min(interval, max(wait, _MIN_SLEEP))
+
+    def _in_write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self._db.write() as conn:
+            return fn(conn, *args, **kwargs)
+
+    def _in_read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self._db.read() as conn:
+            return fn(conn, *args, **kwargs)
+
+
+def _principal(claim: claims.Claim) -> Principal:
+    """Who a run runs as: its ``run_as`` user as they are now, else the system identity."""
+    if claim.run_as is None:
+        return SYSTEM
+    return Principal(user_id=claim.run_as, is_admin=claim.run_as_is_admin, email=claim.run_as_email)
