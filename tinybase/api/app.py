@@ -11,6 +11,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from tinybase import __version__
 from tinybase.api.errors import install_error_handlers
+from tinybase.api.function_docs import install_function_docs
 from tinybase.api.logs import configure_logging
 from tinybase.api.middleware import BodySizeLimitMiddleware, CORSMiddleware, RequestIdMiddleware
 from tinybase.api.responses import JSONResponse
@@ -19,6 +20,7 @@ from tinybase.api.routes import (
     auth,
     collections,
     docs,
+    functions,
     health,
     record_apis,
     settings,
@@ -29,6 +31,8 @@ from tinybase.api.routes import (
 )
 from tinybase.api.routing import add_plain_routes
 from tinybase.api.startup import build_state
+from tinybase.extensions.hooks import HookKind
+from tinybase.functions.registry import FunctionRegistry
 from tinybase.settings import Config, load_config
 
 __all__ = ["create_app", "telemetry_settings"]
@@ -59,7 +63,11 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.config = config
     install_error_handlers(app)
     # Innermost of the middleware: its 413 still gets the CORS and request-id headers.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_size=config.server_max_body_size)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_size=config.server_max_body_size,
+        limits={"/api/functions/": config.function_max_payload_bytes},
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_allow_origins,
@@ -72,12 +80,14 @@ def create_app(config: Config | None = None) -> FastAPI:
     # own routes, not included routers (see tinybase.api.routing).
     add_plain_routes(app.router, trailbase_records.router)
     add_plain_routes(app.router, collections.records_router)
+    add_plain_routes(app.router, functions.call_router)
     for module in (
         collections,
         health,
         auth,
         trailbase_auth,
         admin,
+        functions,
         settings,
         setup_page,
         record_apis,
@@ -85,10 +95,17 @@ def create_app(config: Config | None = None) -> FastAPI:
         docs,
     ):
         app.include_router(module.router)
+    app.include_router(functions.admin_router)
+    install_function_docs(app, lambda: _registry(app))
     app.mount(docs.STATIC_PATH, docs.static_files(), name="docs-static")
     # The undocumented /api/v1/records aliases last: no other path tries them first.
     add_plain_routes(app.router, trailbase_records.aliases)
     return app
+
+
+def _registry(app: FastAPI) -> FunctionRegistry | None:
+    state = getattr(app.state, "tinybase", None)
+    return None if state is None or state.functions is None else state.functions.registry
 
 
 def telemetry_settings(config: Config) -> TelemetryConfig | None:
@@ -107,7 +124,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with anyio.create_task_group() as background:
             state.start_background(background)
+            background.start_soon(state.hooks.serve, name="hook runner")
+            await state.hooks.run(HookKind.STARTUP)
             yield
+            await state.hooks.run(HookKind.SHUTDOWN)
+            await state.hooks.close(state.config.extensions_drain_seconds)
             background.cancel_scope.cancel()
     finally:
         await anyio.to_thread.run_sync(state.close)

@@ -13,6 +13,7 @@ from tinybase.api.middleware import request_id
 from tinybase.api.responses import JSONResponse
 from tinybase.data import DatabaseBusyError
 from tinybase.errors import TinyBaseError
+from tinybase.functions.runner import FunctionCallFailed
 
 __all__ = ["install_error_handlers"]
 
@@ -25,6 +26,13 @@ async def _tinybase_error(request: Request, exc: Exception) -> Response:
         logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _function_failed(request: Request, exc: Exception) -> Response:
+    # A function that ran and raised: its caller learns the call id (admins find the
+    # exception and traceback in the call record), never the traceback itself.
+    assert isinstance(exc, FunctionCallFailed)
+    return JSONResponse(exc.public(), status_code=exc.status_code)
 
 
 async def _database_busy(request: Request, exc: Exception) -> Response:
@@ -67,6 +75,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every error as ``{"detail": ...}``."""
     app.add_exception_handler(TinyBaseError, _tinybase_error)
+    app.add_exception_handler(FunctionCallFailed, _function_failed)
     app.add_exception_handler(DatabaseBusyError, _database_busy)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)

@@ -10,7 +10,11 @@ from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
+from tinybase.functions.loader import instance_hooks, load_functions
+from tinybase.functions.service import build_functions
 from tinybase.db.migrate import upgrade
+from tinybase.extensions.dispatch import Hooks
+from tinybase.extensions.hooks import collected_hooks
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
@@ -27,6 +31,11 @@ def build_state(config: Config) -> AppState:
     to date (safe when several processes start at once) and loads the runtime settings,
     binding the module-level ``tinybase.settings.settings`` to them.
     """
+    # The function modules first, before the hooks are gathered: they may register hooks.
+    functions = load_functions(config.functions_path)
+    hooks = Hooks(
+        instance_hooks(functions, collected_hooks()), queue_size=config.extensions_hook_queue_size
+    )
     db = database(config.db_url, write_wait_seconds=config.db_write_wait_seconds)
     try:
         upgrade(db)
@@ -52,6 +61,20 @@ def build_state(config: Config) -> AppState:
         records=CollectionRecords(catalog, registry),
         record_apis=registry,
         executor=DatabaseExecutor(db),
+        hooks=hooks,
     )
     state.background.append(auth.revocation.run)
+    try:
+        state.functions = build_functions(
+            functions,
+            db=db,
+            write=state.executor.write,
+            bind_session=state.bind_function_session,
+            timeout_seconds=config.function_timeout_seconds,
+            threads=config.function_threads,
+            hooks=hooks,
+        )
+    except BaseException:
+        state.close()
+        raise
     return state

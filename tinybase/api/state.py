@@ -19,6 +19,9 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
+from tinybase.extensions.dispatch import Hooks
+from tinybase.functions.service import Functions
+from tinybase.functions.transaction import FunctionTransaction
 from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
@@ -52,6 +55,9 @@ class AppState:
     records: CollectionRecords
     record_apis: RecordApiRegistry
     executor: DatabaseExecutor
+    hooks: Hooks
+    functions: Functions | None = None
+    """The instance's functions (built in ``build_state`` once the state exists)."""
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 
@@ -68,6 +74,12 @@ class AppState:
         ``CollectionService`` uses this instance's catalog, record engines and writer."""
         services = CollectionServices(self.collections, self.records, self.executor)
         return bind_session(Session(self.db.engine), services)
+
+    def bind_function_session(self, session: Session, transaction: FunctionTransaction) -> Session:
+        """Bind a function call's ``ctx.db`` to this instance's services, with the call's
+        own write transaction as the writer (``tinybase.functions.transaction``)."""
+        services = CollectionServices(self.collections, self.records, transaction)
+        return bind_session(session, services)
 
     def start_background(self, task_group: TaskGroup) -> None:
         """Start every background task in the app's task group (cancelled at shutdown)."""

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -36,13 +36,19 @@ from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import Database
 from tinybase.db.models import Collection, Record
 from tinybase.errors import NotFoundError
-from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 
-__all__ = ["CollectionService", "CollectionServices", "bind_session"]
+__all__ = ["CollectionService", "CollectionServices", "Writer", "bind_session"]
 
 _T = TypeVar("_T")
 SESSION_KEY = "tinybase.collections"
+
+
+class Writer(Protocol):
+    """Where the service's writes go: the instance's ``DatabaseExecutor``, or the write
+    transaction of a function call (``tinybase.functions.transaction``)."""
+
+    def write_blocking(self, fn: Callable[[], _T], *, rows: int = 1) -> _T: ...
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class CollectionServices:
 
     catalog: CollectionCatalog
     records: CollectionRecords
-    writer: DatabaseExecutor | None = None
+    writer: Writer | None = None
 
     @classmethod
     def standalone(cls, db: Database) -> CollectionServices:

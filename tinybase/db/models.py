@@ -111,6 +111,8 @@ class FunctionCall(SQLModel, table=True):
     duration_ms: int = 0
     error_message: str | None = None
     error_type: str | None = None
+    # The traceback of a failed call: admins read it in the call record, callers never do.
+    error_traceback: str | None = Field(default=None, sa_type=sa.Text)
     # Indexed for the retention clean-up (``scheduler_call_retention_days``).
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True

@@ -5,11 +5,14 @@ Decorating only records a :class:`HookSpec` in the process-wide collection (like
 registries"); a running instance takes the collection at start-up and dispatches from its own
 copy (:mod:`tinybase.extensions.dispatch`), so importing a module never reaches an app.
 
-Handlers may be plain functions or coroutine functions.
+Handlers may be plain functions or coroutine functions, except the ``before_record_*`` ones:
+they run inside the write's transaction, in the writing thread, so an async one is refused
+when it is registered (a ``TypeError`` at import time).
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from enum import Enum
 from typing import Any, TypeVar, overload
 
 __all__ = [
+    "BEFORE_KINDS",
     "HookKind",
     "HookSpec",
     "before_record_create",
@@ -90,9 +94,21 @@ def collected_hooks() -> tuple[HookSpec, ...]:
         return tuple(_collected)
 
 
+BEFORE_KINDS = frozenset(
+    {HookKind.BEFORE_RECORD_CREATE, HookKind.BEFORE_RECORD_UPDATE, HookKind.BEFORE_RECORD_DELETE}
+)
+"""The hooks that run inside a write's transaction, in the writing thread."""
+
+
 def _collect(kind: HookKind, handler: _H, target: str | None = None) -> _H:
     if not callable(handler):
         raise TypeError(f"a {kind.value} hook must be callable, not {handler!r}")
+    if kind in BEFORE_KINDS and inspect.iscoroutinefunction(handler):
+        # The writing thread has no event loop to await it in, and the transaction is open.
+        raise TypeError(
+            f"{handler!r}: a {kind.value} hook runs inside the write's transaction and must "
+            "be a plain function, not async"
+        )
     with _guard:
         _collected.append(HookSpec(kind, handler, target))
     return handler

@@ -98,6 +98,15 @@ class Config(BaseSettings):
         24, description="Lifetime of a refresh token (a login session), in hours."
     )
     functions_path: str = Field("./functions", description="Folder of the functions.")
+    function_timeout_seconds: float = Field(
+        30.0, gt=0, description="Time limit of one function call, in seconds (then 504)."
+    )
+    function_max_payload_bytes: int = Field(
+        1_048_576, ge=1, description="Largest JSON body of a function call (then 413)."
+    )
+    function_threads: int = Field(
+        16, ge=1, description="How many sync function calls run at once in worker threads."
+    )
     scheduler_enabled: bool = Field(True, description="Run scheduled functions in this process.")
     scheduler_interval_seconds: int = Field(
         5, ge=1, description="How often the scheduler looks for due schedules, in seconds."
@@ -176,6 +185,16 @@ class Config(BaseSettings):
     settings_poll_seconds: float = Field(
         2.0,
         description="How often runtime settings (/api/admin/settings) are re-read, in seconds.",
+    )
+    extensions_hook_queue_size: int = Field(
+        10_000,
+        ge=1,
+        description="After-commit hook events waiting to run before new ones are dropped.",
+    )
+    extensions_drain_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="On a graceful stop, how long queued hook events may still run, in seconds.",
     )
 
     @field_validator("log_level")

@@ -1,7 +1,7 @@
 """Schedules: who a schedule runs as, its claimed runs, indexes for the call history.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_function_call_traceback
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from tinybase.db.types import UTCDateTime, UUIDText
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002_function_call_traceback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,115 @@
+"""Routes of functions: calling them, and the admin's view of them and their calls.
+
+    GET  /api/functions                      the functions the caller may call
+    GET  /api/functions/{name}               one, with its input and output JSON Schema
+    POST /api/functions/{name}               call it: JSON body -> its output (200)
+    GET  /api/admin/functions                every function, and the modules that failed
+    GET  /api/admin/functions/calls          call records, newest first (filters, cursor)
+    GET  /api/admin/functions/calls/{id}     one call record, with its traceback
+
+A call's errors: 401/403 by the function's auth level, 404 for an unknown name, 413 past
+``function_max_payload_bytes``, 422 naming the field of a bad payload; a function that
+raises answers ``{"detail", "error_type", "call_id"}`` (4xx for ``ValueError`` and
+``FunctionError``, 500 with a generic detail otherwise, 504 past the time limit).
+The call route is a :class:`~tinybase.api.routing.PlainRoute` (a hot path: no FastAPI
+parameter solving); each function is documented with its own schemas by
+:mod:`tinybase.api.function_docs`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from tinybase.api.deps import BEARER_DOCS, AdminUser, CurrentPrincipal, State, get_principal
+from tinybase.api.deps import app_state as state_of
+from tinybase.api.json_body import parse_json_body
+from tinybase.api.responses import JSONResponse
+from tinybase.api.routing import PlainRoute
+from tinybase.functions.calls import CallFilter
+from tinybase.functions.service import Functions
+
+__all__ = ["admin_router", "call_router", "router"]
+
+router = APIRouter(prefix="/api/functions", tags=["functions"])
+call_router = APIRouter(prefix="/api/functions", tags=["functions"], route_class=PlainRoute)
+admin_router = APIRouter(prefix="/api/admin/functions", tags=["admin"])
+
+
+def _functions(state: Any) -> Functions:
+    assert state.functions is not None  # built at start-up
+    return state.functions
+
+
+@router.get("", openapi_extra=BEARER_DOCS)
+async def list_functions(state: State, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """The functions the caller may call: public ones for everyone, ``auth`` ones for
+    users, ``admin`` ones for admins."""
+    return [spec.public() for spec in _functions(state).registry.callable_by(principal)]
+
+
+@router.get("/{name}", openapi_extra=BEARER_DOCS)
+async def read_function(name: str, state: State, principal: CurrentPrincipal) -> dict[str, Any]:
+    """One function with its input and output JSON Schema (401/403 as for a call)."""
+    spec = _functions(state).registry.get(name)
+    spec.check_caller(principal)
+    return {
+        **spec.public(),
+        "input_schema": spec.input_adapter.json_schema(),
+        "output_schema": spec.output_adapter.json_schema(),
+    }
+
+
+@call_router.post("/{name}", include_in_schema=False)
+async def call_function(request: Request) -> Response:
+    """Call a function (documented per function by :mod:`tinybase.api.function_docs`)."""
+    principal = await get_principal(request)
+    functions = _functions(state_of(request))
+    spec = functions.registry.get(request.path_params["name"])
+    spec.check_caller(principal)  # before the body is parsed: a 401/403 learns nothing
+    raw = await request.body()
+    payload = parse_json_body(raw) if raw.strip() else {}
+    output = await functions.runner.call(spec, payload, principal=principal, request=request)
+    return JSONResponse(output)
+
+
+@admin_router.get("")
+async def list_all_functions(state: State, _admin: AdminUser) -> dict[str, Any]:
+    """Every function (with the module that registered it) and every function module that
+    failed to import at start-up (file, error, traceback)."""
+    functions = _functions(state)
+    return {
+        "functions": [
+            {**spec.public(), "module": spec.module, "place": spec.place}
+            for spec in sorted(functions.registry, key=lambda spec: spec.name)
+        ],
+        "failures": [failure.public() for failure in functions.load.failures],
+    }
+
+
+@admin_router.get("/calls")
+def list_calls(
+    state: State,
+    _admin: AdminUser,
+    function: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Call records, newest first; ``next_cursor`` continues the list (None: the end)."""
+    where = CallFilter(
+        function_name=function, status=status, trigger_type=trigger, since=since, until=until
+    )
+    page = _functions(state).calls.list(where, limit=limit, cursor=cursor)
+    return {"calls": page.calls, "next_cursor": page.next_cursor}
+
+
+@admin_router.get("/calls/{call_id}")
+def read_call(call_id: str, state: State, _admin: AdminUser) -> dict[str, Any]:
+    """One call record, with the traceback of a failed call."""
+    return _functions(state).calls.get(call_id)

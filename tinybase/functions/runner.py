@@ -1,0 +1,312 @@
+"""Calling a function: validate, record, run within a time limit, and map the outcome.
+
+A call, in order: the caller's auth level is checked and the payload validated (a 401, 403
+or 422 is not a call: nothing is recorded); the ``on_function_call`` hooks run; the call's
+``running`` record is queued; the function runs (sync ones in a worker thread under a
+limiter, async ones awaited) with its ``Context``; its output is validated; its write
+transaction commits or rolls back (:mod:`tinybase.functions.transaction`); the call record
+gets the outcome; the ``on_function_complete`` hooks are queued for later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+import anyio
+import anyio.to_thread
+import pydantic
+from sqlmodel import Session
+
+from tinybase.auth.principal import Principal
+from tinybase.data import Database
+from tinybase.errors import TinyBaseError, ValidationError
+from tinybase.extensions.events import FunctionCallEvent, FunctionCompleteEvent
+from tinybase.extensions.hooks import HookKind
+from tinybase.functions.calls import CallRecords
+from tinybase.functions.context import Context, TriggerType
+from tinybase.functions.errors import FunctionError, FunctionTimeoutError
+from tinybase.functions.registry import FunctionSpec
+from tinybase.functions.transaction import FunctionSession, FunctionTransaction
+from tinybase.utils import utcnow, uuid7
+
+__all__ = ["FunctionCallFailed", "FunctionHooks", "FunctionRunner"]
+
+logger = logging.getLogger("tinybase.functions")
+
+
+class FunctionHooks(Protocol):
+    """What the runner needs of the instance's hooks (``tinybase.extensions.dispatch``)."""
+
+    def has(self, kind: HookKind, target: str | None = None) -> bool: ...
+
+    async def run(
+        self, kind: HookKind, event: object | None = None, target: str | None = None
+    ) -> None: ...
+
+    def run_later(self, kind: HookKind, event: object, target: str | None = None) -> None: ...
+
+
+class FunctionCallFailed(TinyBaseError):
+    """A call that ran and failed; its caller gets ``detail``, ``error_type``, ``call_id``.
+
+    A 4xx carries the function's own message (``ValueError``, :class:`FunctionError`, a
+    TinyBase client error); a 5xx only a generic one: the exception and its traceback are
+    in the call record, for admins.
+    """
+
+    def __init__(self, status_code: int, detail: Any, error_type: str, call_id: uuid.UUID) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.error_type = error_type
+        self.call_id = call_id
+
+    def public(self) -> dict[str, Any]:
+        return {"detail": self.detail, "error_type": self.error_type, "call_id": self.call_id}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How a call ended, as the caller and the call record see it."""
+
+    status: int
+    detail: Any
+    error_type: str
+    message: str
+    traceback: str | None
+
+
+SessionFactory = Callable[[FunctionTransaction], Session]
+
+
+class FunctionRunner:
+    """Runs an instance's functions (one per instance, ``AppState.functions.runner``).
+
+    Args:
+        db: the instance's database.
+        calls: where call records go.
+        bind_session: binds a new ``ctx.db`` session to the instance's services, with the
+            call's transaction as its writer.
+        timeout_seconds: each call's time limit.
+        threads: how many sync functions run at once (the worker pool's limiter).
+        hooks: the instance's hooks (None: no function hooks).
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        calls: CallRecords,
+        bind_session: Callable[[Session, FunctionTransaction], Session],
+        timeout_seconds: float,
+        threads: int,
+        hooks: FunctionHooks | None = None,
+    ) -> None:
+        self._db = db
+        self._calls = calls
+        self._bind_session = bind_session
+        self.timeout_seconds = timeout_seconds
+        self._limiter = anyio.CapacityLimiter(threads)
+        self.hooks = hooks
+
+    def validate(self, spec: FunctionSpec, payload: Any) -> Any:
+        """The payload as the function takes it.
+
+        Raises:
+            ValidationError: it does not fit the input type (422, FastAPI's shape).
+        """
+        try:
+            return spec.input_adapter.validate_python(payload)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(_field_errors(exc)) from None
+
+    async def call(
+        self,
+        spec: FunctionSpec,
+        payload: Any,
+        *,
+        principal: Principal,
+        request: Any = None,
+        trigger_type: TriggerType = "manual",
+        trigger_id: uuid.UUID | None = None,
+    ) -> Any:
+        """Call ``spec`` with a JSON ``payload`` as ``principal``; return its output as JSON
+        values (validated against the output type).
+
+        Raises:
+            AuthenticationError, PermissionDeniedError: the auth level refuses the caller.
+            ValidationError: the payload does not fit the input type.
+            FunctionCallFailed: the function raised, timed out or returned a bad output.
+        """
+        spec.check_caller(principal)
+        value = self.validate(spec, payload)
+        call_id, started = uuid7(), time.perf_counter()
+        user_id = None if principal.user_id is None else uuid.UUID(principal.user_id)
+        await self._before(spec, user_id, payload)
+        record = asyncio.ensure_future(
+            self._calls.started(
+                {
+                    "id": call_id,
+                    "function_name": spec.name,
+                    "user_id": user_id,
+                    "trigger_type": trigger_type,
+                    "trigger_id": trigger_id,
+                    "created_at": utcnow(),
+                }
+            )
+        )
+        transaction = FunctionTransaction(
+            self._db, partial(FunctionTimeoutError, spec.name, self.timeout_seconds)
+        )
+        session = self._bind_session(FunctionSession(self._db.engine, transaction), transaction)
+        ctx = Context.model_construct(
+            function_name=spec.name,
+            trigger_type=trigger_type,
+            trigger_id=trigger_id,
+            request_id=call_id,
+            user_id=user_id,
+            is_admin=principal.is_admin,
+            now=utcnow(),
+            db=session,
+            request=request,
+        )
+        outcome: _Outcome | None = None
+        try:
+            output = await self._run(spec, ctx, value, transaction)
+        except Exception as exc:
+            outcome = _outcome(exc)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        await self._record(record, call_id, duration_ms, outcome)
+        self._after(spec, user_id, duration_ms, outcome)
+        if outcome is not None:
+            raise FunctionCallFailed(outcome.status, outcome.detail, outcome.error_type, call_id)
+        return output
+
+    async def _run(
+        self, spec: FunctionSpec, ctx: Context, value: Any, transaction: FunctionTransaction
+    ) -> Any:
+        args = (ctx, value) if spec.takes_payload else (ctx,)
+        if not spec.is_async:
+            job = partial(_run_sync, spec, args, transaction)
+            try:
+                with anyio.fail_after(self.timeout_seconds):
+                    return await anyio.to_thread.run_sync(
+                        job, limiter=self._limiter, abandon_on_cancel=True
+                    )
+            except TimeoutError:
+                transaction.expire()  # the thread rolls back whenever the function returns
+                raise FunctionTimeoutError(spec.name, self.timeout_seconds) from None
+        committed = False
+        try:
+            try:
+                with anyio.fail_after(self.timeout_seconds):
+                    output = _dump(spec, await spec.handler(*args))
+            except TimeoutError:
+                transaction.expire()
+                raise FunctionTimeoutError(spec.name, self.timeout_seconds) from None
+            ctx.db.close()
+            if transaction.started:
+                await anyio.to_thread.run_sync(partial(transaction.finish, commit=True))
+            committed = True
+            return output
+        finally:
+            if not committed:
+                ctx.db.close()
+                await anyio.to_thread.run_sync(partial(transaction.finish, commit=False))
+
+    async def _before(self, spec: FunctionSpec, user_id: uuid.UUID | None, payload: Any) -> None:
+        hooks = self.hooks
+        if hooks is not None and hooks.has(HookKind.FUNCTION_CALL, spec.name):
+            body = payload if isinstance(payload, dict) else {"payload": payload}
+            event = FunctionCallEvent(function_name=spec.name, user_id=user_id, payload=body)
+            await hooks.run(HookKind.FUNCTION_CALL, event, target=spec.name)
+
+    def _after(
+        self,
+        spec: FunctionSpec,
+        user_id: uuid.UUID | None,
+        duration_ms: int,
+        outcome: _Outcome | None,
+    ) -> None:
+        hooks = self.hooks
+        if hooks is None or not hooks.has(HookKind.FUNCTION_COMPLETE, spec.name):
+            return
+        event = FunctionCompleteEvent(
+            function_name=spec.name,
+            user_id=user_id,
+            status="succeeded" if outcome is None else "failed",
+            duration_ms=duration_ms,
+            error_message=None if outcome is None else outcome.message,
+            error_type=None if outcome is None else outcome.error_type,
+        )
+        hooks.run_later(HookKind.FUNCTION_COMPLETE, event, target=spec.name)
+
+    async def _record(
+        self,
+        started: asyncio.Future[None],
+        call_id: uuid.UUID,
+        duration_ms: int,
+        outcome: _Outcome | None,
+    ) -> None:
+        await started
+        await self._calls.ended(
+            call_id,
+            status="succeeded" if outcome is None else "failed",
+            duration_ms=duration_ms,
+            error_message=None if outcome is None else outcome.message,
+            error_type=None if outcome is None else outcome.error_type,
+            error_traceback=None if outcome is None else outcome.traceback,
+        )
+
+
+def _run_sync(spec: FunctionSpec, args: tuple[Any, ...], transaction: FunctionTransaction) -> Any:
+    """A sync function in its worker thread, with its transaction from start to end."""
+    transaction.run_here()
+    session = args[0].db
+    try:
+        output = _dump(spec, spec.handler(*args))
+    except BaseException:
+        session.close()
+        transaction.finish(commit=False)
+        raise
+    session.close()
+    transaction.finish(commit=True)
+    return output
+
+
+def _dump(spec: FunctionSpec, result: Any) -> Any:
+    """The function's result as JSON values, validated against its output type."""
+    adapter = spec.output_adapter
+    return adapter.dump_python(adapter.validate_python(result), mode="json")
+
+
+def _outcome(exc: Exception) -> _Outcome:
+    """Map what a call raised to the caller's status and detail (the one place)."""
+    error_type = type(exc).__name__
+    trace = "".join(traceback.format_exception(exc))
+    if isinstance(exc, FunctionError):
+        return _Outcome(exc.status_code, exc.detail, error_type, str(exc.detail), trace)
+    if isinstance(exc, FunctionTimeoutError):
+        return _Outcome(exc.status_code, exc.detail, error_type, str(exc.detail), None)
+    if isinstance(exc, TinyBaseError) and exc.status_code < 500:
+        # A TinyBase client error from a service the function called (a 422 of a bad record,
+        # a 404, a 409): the caller gets it as the service put it.
+        return _Outcome(exc.status_code, exc.detail, error_type, str(exc.detail), trace)
+    if isinstance(exc, ValueError) and not isinstance(exc, pydantic.ValidationError):
+        return _Outcome(400, str(exc), error_type, str(exc), trace)
+    logger.error("function failed (%s)", error_type, exc_info=exc)
+    return _Outcome(500, "Internal server error", error_type, str(exc), trace)
+
+
+def _field_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False)
+    ]
