@@ -10,13 +10,14 @@ from tinybase.collections.apis import serve_collections
 from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
-from tinybase.functions.loader import instance_hooks, load_functions
-from tinybase.functions.service import build_functions
 from tinybase.db.migrate import upgrade
 from tinybase.extensions.dispatch import Hooks
 from tinybase.extensions.hooks import collected_hooks
+from tinybase.functions.loader import instance_hooks, load_functions
+from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
+from tinybase.schedule import build_schedules
 from tinybase.settings import Config, SettingsStore, settings
 
 __all__ = ["build_state"]
@@ -74,7 +75,11 @@ def build_state(config: Config) -> AppState:
             threads=config.function_threads,
             hooks=hooks,
         )
+        state.schedules, state.scheduler = build_schedules(
+            config, db=db, executor=state.executor, functions=state.functions
+        )
     except BaseException:
         state.close()
         raise
+    state.background.append(state.scheduler.run)
     return state

@@ -26,6 +26,7 @@ from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
+from tinybase.schedule import Scheduler, ScheduleService
 from tinybase.settings import Config, SettingsStore, settings
 
 __all__ = ["AppState", "BackgroundTask"]
@@ -58,6 +59,10 @@ class AppState:
     hooks: Hooks
     functions: Functions | None = None
     """The instance's functions (built in ``build_state`` once the state exists)."""
+    schedules: ScheduleService | None = None
+    """The instance's schedules (admin API, CLI), built with the functions."""
+    scheduler: Scheduler | None = None
+    """This process's claim-and-run loop (a background task)."""
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 

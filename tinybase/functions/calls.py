@@ -23,7 +23,7 @@ from tinybase.data import Database
 from tinybase.db.models import FunctionCall
 from tinybase.errors import BadRequestError, NotFoundError
 
-__all__ = ["CallFilter", "CallPage", "CallRecords", "STATUSES"]
+__all__ = ["STATUSES", "CallFilter", "CallPage", "CallRecords"]
 
 STATUSES = ("running", "succeeded", "failed")
 TRIGGERS = ("manual", "schedule")

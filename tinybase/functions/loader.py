@@ -137,7 +137,7 @@ def _import(path: Path, module_name: str) -> list[FunctionSpec]:
 
 
 def _remember(module: ModuleType, stamp: int, specs: list[FunctionSpec]) -> None:
-    setattr(module, "__tinybase_stamp__", stamp)
+    module.__tinybase_stamp__ = stamp
     setattr(module, _SPECS_ATTRIBUTE, specs)
 
 
@@ -165,5 +165,7 @@ def instance_hooks(load: FunctionLoad, hooks: Iterable[HookSpec]) -> list[HookSp
     (a function module may register hooks, as the seed's example does)."""
     mine = set(load.modules)
     return [
-        hook for hook in hooks if not hook.module.startswith(FOLDER_NAMESPACE) or hook.module in mine
+        hook
+        for hook in hooks
+        if not hook.module.startswith(FOLDER_NAMESPACE) or hook.module in mine
     ]

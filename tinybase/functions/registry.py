@@ -210,7 +210,11 @@ def _auth_level(auth: str) -> AuthLevel:
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+    if (
+        not isinstance(name, str)
+        or not name
+        or not name.replace("_", "").replace("-", "").isalnum()
+    ):
         raise ValueError(f"a function name is letters, digits, '_' and '-', not {name!r}")
     if not name.isascii():
         raise ValueError(f"a function name is ASCII, not {name!r}")

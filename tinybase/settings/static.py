@@ -177,6 +177,12 @@ class Config(BaseSettings):
         description="How long a claimed schedule run is held without its process renewing "
         "the claim (renewed every scheduler tick); then another process retries it.",
     )
+    scheduler_max_attempts: int = Field(
+        1,
+        ge=1,
+        description="How many times a scheduled run is attempted when its process dies "
+        "mid-run (1: never retried, since it may have done part of its work).",
+    )
     scheduler_call_retention_days: int = Field(
         30,
         ge=0,
