@@ -145,6 +145,11 @@ class Scheduler:
             # A transient database error must not stop the scheduler: log, try again.
             logger.warning("scheduler tick failed; retrying", exc_info=True)
             return self.options.interval_seconds
+        except Exception:
+            # A bug here must not take the server down with it, nor stop the schedules for
+            # good: it is logged as one, and the next tick tries again.
+            logger.exception("scheduler tick failed unexpectedly; retrying")
+            return self.options.interval_seconds
 
     async def tick(self) -> float:
         """One pass (see the module docstring); how long to sleep before the next."""
@@ -171,7 +176,9 @@ class Scheduler:
         return await self._executor.write(job)
 
     async def _claim_due(self, now: datetime) -> list[claims.Claim]:
-        due = await self._executor.read(partial(self._in_read, claims.due_schedules, now))
+        due = await self._executor.read(
+            partial(self._in_read, claims.due_schedules, now, limit=_BATCH)
+        )
         jobs = [self._executor.write(partial(self._claim_one, row, now)) for row in due]
         found: list[claims.Claim] = []
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
@@ -209,7 +216,10 @@ class Scheduler:
             )
         except TinyBaseError as exc:  # refused before the call: unknown function, payload
             logger.warning("scheduled run of %s refused: %s", claim.function_name, exc.detail)
-            outcome = RunOutcome("failed", str(exc.detail))
+            outcome = RunOutcome("failed", f"{type(exc).__name__}: {exc.detail}")
+        except Exception as exc:  # the runner's own failure: logged, the run ends as failed
+            logger.exception("scheduled run of %s failed", claim.function_name)
+            outcome = RunOutcome("failed", type(exc).__name__)
         finally:
             self._running.discard(claim.run_id)
         job = partial(

@@ -153,6 +153,10 @@ class ScheduleService:
             NotFoundError: no schedule has this id.
             ValidationError: as for :meth:`create` (enabling a ``once`` that is past, too).
         """
+        given = {"function_name": function_name, "schedule": schedule, "payload": payload}
+        for field, value in {**given, "enabled": enabled}.items():
+            if value is None:
+                raise ValidationError.for_field(field, "must not be null")
         current = self.get(schedule_id)
         now = self._clock()
         name = current["function_name"] if function_name is UNCHANGED else function_name
