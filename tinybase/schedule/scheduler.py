@@ -138,6 +138,33 @@ class Scheduler:
         self._start(claim)
         return claim.run_id
 
+    async def run_and_wait(self, schedule_id: uuid.UUID) -> RunOutcome | None:
+        """Claim a run of ``schedule_id`` now, run it here and wait for it (the CLI's
+        ``tinybase schedules run``), renewing its lease meanwhile; None: no schedule."""
+        now = self._clock()
+        job = partial(
+            self._in_write,
+            claims.claim_manual,
+            schedule_id,
+            now=now,
+            owner=self.owner,
+            lease=self._lease,
+        )
+        claim = await self._executor.write(job)
+        if claim is None:
+            return None
+        self._running.add(claim.run_id)
+        async with anyio.create_task_group() as renewing:
+            renewing.start_soon(self._keep_renewing)
+            outcome = await self._execute(claim)
+            renewing.cancel_scope.cancel()
+        return outcome
+
+    async def _keep_renewing(self) -> None:
+        while True:
+            await anyio.sleep(self.options.lease_seconds / 3)
+            await self._renew(self._clock())
+
     async def _safe_tick(self) -> float:
         try:
             return await self.tick()
@@ -205,7 +232,7 @@ class Scheduler:
         self._running.add(claim.run_id)
         self._runs.start_soon(self._execute, claim, name=f"schedule run {claim.run_id}")
 
-    async def _execute(self, claim: claims.Claim) -> None:
+    async def _execute(self, claim: claims.Claim) -> RunOutcome:
         """Run one claimed run and record how it ended."""
         try:
             outcome = await self._functions.call(
@@ -233,6 +260,7 @@ class Scheduler:
         if not await self._executor.write(job):
             logger.warning("schedule run %s ended after its lease expired", claim.run_id)
         self._wake.set()  # its schedule may be due again: claimable now that this ended
+        return outcome
 
     async def _renew(self, now: datetime) -> None:
         if self._running:
