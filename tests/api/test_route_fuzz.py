@@ -103,7 +103,11 @@ def targets(client, admin, make_user) -> dict[str, Any]:
 def _url(path: str, targets: dict[str, Any]) -> str:
     name = targets["record_api"] if path.startswith("/api/admin/record-apis") else "docs"
     return path.format(
-        api=targets["api"], record_id=targets["record_id"], user_id=targets["user_id"], name=name
+        api=targets["api"],
+        record_id=targets["record_id"],
+        user_id=targets["user_id"],
+        name=name,
+        schedule_id=targets["record_id"],  # no such schedule: the body is parsed first
     )
 
 
