@@ -165,9 +165,7 @@ def every_second(state: AppState, log: Path) -> None:
     assert [entry["trigger_id"] for entry in log_lines(log)] == [str(schedule["id"])] * 10
 
 
-def killed_mid_run(
-    state: AppState, servers: list[subprocess.Popen[bytes]], log: Path
-) -> None:
+def killed_mid_run(state: AppState, servers: list[subprocess.Popen[bytes]], log: Path) -> None:
     schedule = state.schedules.create(
         function_name="note",
         schedule={"method": "interval", "every": 1},
