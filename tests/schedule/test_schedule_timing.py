@@ -233,6 +233,20 @@ def test_cron_extra_whitespace_is_normalised() -> None:
         ({"method": "once", "at": "tomorrow"}, ["at"], "not an ISO 8601 datetime"),
         ({"method": "once"}, ["at"], "must be an ISO 8601 datetime"),
         ({"method": "once", "at": "2030-01-01T00:00Z", "cron": "x"}, ["cron"], "unknown key"),
+        ({"method": "interval", "every": 10**30}, ["every"], "at most 100 years"),
+        ({"method": "interval", "every": 40000, "unit": "days"}, ["every"], "at most 100 years"),
+        (
+            {"method": "once", "at": "0001-01-01T00:00", "timezone": "Asia/Tokyo"},
+            ["at"],
+            "out of range",
+        ),
+        (
+            {"method": "cron", "cron": "* * * * *", "timezone": "a" * 5000},
+            ["timezone"],
+            "unknown time zone",
+        ),
+        ({"method": "cron", "cron": "H * * * *"}, ["cron"], "invalid cron expression"),
+        ({"method": "cron", "cron": "*/0 * * * *"}, ["cron"], "invalid cron expression"),
     ],
 )
 def test_invalid_schedule_is_422_naming_the_problem(raw: object, loc: list, message: str) -> None:
@@ -243,3 +257,10 @@ def test_invalid_schedule_is_422_naming_the_problem(raw: object, loc: list, mess
     [entry] = error.detail
     assert entry["loc"] == ["body", "schedule", *loc]
     assert message in entry["msg"]
+
+
+def test_runs_end_at_the_end_of_the_calendar() -> None:
+    raw = {"method": "interval", "every": 1, "unit": "days", "start_at": "9999-12-30T00:00Z"}
+    assert runs(raw, utc(9999, 12, 29), 5) == [utc(9999, 12, 30), utc(9999, 12, 31)]
+    cron = parse_schedule({"method": "cron", "cron": "0 0 1 1 *"})
+    assert next_run(cron, utc(9999, 6, 1), anchor=CREATED) is None

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -17,10 +18,6 @@ from tinybase.db.models import FunctionCall, FunctionSchedule
 
 BASE = "/api/admin/schedules"
 HOURLY = {"method": "interval", "every": 1, "unit": "hours"}
-
-
-def iso(moment: datetime) -> datetime:
-    return moment
 
 
 def parse(value: str) -> datetime:
@@ -86,7 +83,7 @@ def test_create_each_method_shows_its_next_runs(
     )
     assert len(cron["next_runs"]) == 5
     for moment in cron["next_runs"]:
-        local = parse(moment).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+        local = parse(moment).astimezone(ZoneInfo("Europe/Berlin"))
         assert (local.hour, local.minute) == (9, 0)
 
     at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)

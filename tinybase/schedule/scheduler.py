@@ -258,7 +258,8 @@ class Scheduler:
             now=self._clock(),
         )
         if not await self._executor.write(job):
-            logger.warning("schedule run %s ended after its lease expired", claim.run_id)
+            # Taken over as interrupted (its lease expired), or its schedule was deleted.
+            logger.warning("schedule run %s ended, but its claim was gone", claim.run_id)
         self._wake.set()  # its schedule may be due again: claimable now that this ended
         return outcome
 

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+MAX_INTERVAL_SECONDS = 100 * 366 * 86400
 METHODS = ("once", "interval", "cron")
 _FIELD = "schedule"
 
@@ -123,7 +124,7 @@ def _zone(name: object) -> ZoneInfo:
         raise _invalid("must be an IANA time zone name such as 'Europe/Berlin'", "timezone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
         raise _invalid(f"unknown time zone {name!r}", "timezone") from exc
 
 
@@ -135,9 +136,12 @@ def _instant(value: object, zone: ZoneInfo, key: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise _invalid(f"not an ISO 8601 datetime: {value!r}", key) from exc
-    if parsed.tzinfo is None:
-        return resolve_local(parsed, zone)
-    return parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            return resolve_local(parsed, zone)
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 shifted by an offset
+        raise _invalid(f"out of range: {value!r}", key) from exc
 
 
 def _interval(raw: Mapping[str, Any]) -> IntervalSchedule:
@@ -149,6 +153,8 @@ def _interval(raw: Mapping[str, Any]) -> IntervalSchedule:
     seconds = every * UNITS[unit]
     if seconds < 1:
         raise _invalid("an interval must be at least one second", "every")
+    if seconds > MAX_INTERVAL_SECONDS:
+        raise _invalid("an interval must be at most 100 years", "every")
     start = raw.get("start_at")
     start_at = None if start is None else _instant(start, ZoneInfo("UTC"), "start_at")
     return IntervalSchedule(seconds=seconds, start_at=start_at)
@@ -223,9 +229,12 @@ def next_run(schedule: Schedule, after: datetime, *, anchor: datetime) -> dateti
     after = after.astimezone(UTC)
     if isinstance(schedule, OnceSchedule):
         return schedule.at if schedule.at > after else None
-    if isinstance(schedule, IntervalSchedule):
-        return _next_interval(schedule, after, anchor.astimezone(UTC))
-    return _next_cron(schedule, after)
+    try:
+        if isinstance(schedule, IntervalSchedule):
+            return _next_interval(schedule, after, anchor.astimezone(UTC))
+        return _next_cron(schedule, after)
+    except (OverflowError, ValueError, CroniterError):  # past the year 9999: no more runs
+        return None
 
 
 def _next_interval(schedule: IntervalSchedule, after: datetime, anchor: datetime) -> datetime:
