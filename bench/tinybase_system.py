@@ -46,6 +46,33 @@ COLLECTION = {
 }
 
 
+ECHO_FUNCTION = """\
+from pydantic import BaseModel
+
+from tinybase.functions import Context, register
+
+
+class Echo(BaseModel):
+    message: str
+
+
+class Echoed(BaseModel):
+    echoed: str
+
+
+@register(name="echo", auth="auth", description="W7: say it back")
+def echo(ctx: Context, payload: Echo) -> Echoed:
+    return Echoed(echoed=payload.message)
+"""
+
+
+def write_functions(workdir: Path) -> None:
+    """The functions folder of the instance: W7's echo function."""
+    folder = workdir / "functions"
+    folder.mkdir(exist_ok=True)
+    (folder / "echo.py").write_text(ECHO_FUNCTION)
+
+
 def environment(workdir: Path) -> dict[str, str]:
     """Config for a quiet, private instance (no scheduler, no extensions, long tokens)."""
     return {
@@ -119,6 +146,7 @@ def core_requests() -> dict[str, Req]:
         "W4": Req("PATCH", CORE + "/{id}", '{"data": {"score": %d}}'),
         "W5": Req("GET", listing(CORE, title="needle")),
         "W6": Req("GET", listing(CORE, sort_by="created_at", **desc)),
+        "W7": Req("POST", "/api/functions/echo", json.dumps({"message": "bench"})),
     }
 
 
@@ -217,6 +245,7 @@ def running(
     """
     if seeded is None:
         add_admin(setup)
+    write_functions(setup.workdir)
     port = free_port()
     base = f"http://{LOOPBACK}:{port}"
     cmd = [str(setup.bin_dir / "tinybase"), "serve", "--host", LOOPBACK, "--port", str(port)]

@@ -34,11 +34,13 @@ WORKLOADS = {
         Workload("W4", "update score", "w4_update.lua"),
         Workload("W5", "list 20, title = needle", "w5_list_needle.lua"),
         Workload("W6", "list newest 20", "w6_list_newest.lua"),
+        Workload("W7", "call the in-process echo function", "w7_echo.lua"),
         Workload("hello", "plain route, no database", "hello.lua"),
     )
 }
-# Reads first, on the seeded data; then the writes (W4 changes scores, W1 adds rows).
-RUN_ORDER = ["hello", "W2", "W3", "W5", "W6", "W4", "W1"]
+# Reads first, on the seeded data; then the writes (W4 changes scores, W1 adds rows). W7
+# changes no record (it writes its call records) and comes right after W2, its yardstick.
+RUN_ORDER = ["hello", "W2", "W7", "W3", "W5", "W6", "W4", "W1"]
 
 
 class CheckFailed(RuntimeError):
@@ -120,6 +122,11 @@ def check_list_newest(api: Api, client: httpx.Client, seeded: int) -> None:
     require(created == sorted(created, reverse=True), f"not newest first: {created}")
 
 
+def check_echo(api: Api, client: httpx.Client, seeded: int) -> None:
+    answer = expect(send(api, client, "W7"), "echo function")
+    require(answer == {"echoed": "bench"}, f"the echo function answered {answer}")
+
+
 def check_hello(api: Api, client: httpx.Client, seeded: int) -> None:
     answer = send(api, client, "hello")
     require(answer.status_code == 200, f"hello answered {answer.status_code}")
@@ -132,6 +139,7 @@ CHECKS: dict[str, Callable[[Api, httpx.Client, int], None]] = {
     "W4": check_update,
     "W5": check_list_needle,
     "W6": check_list_newest,
+    "W7": check_echo,
     "hello": check_hello,
 }
 

@@ -41,7 +41,6 @@ CONTRACT = {
 }
 
 NOT_BUILT = {
-    "tinybase.functions": 10,
     "tinybase_sdk": 11,
     "tinybase_sdk.cli": 11,
 }

@@ -44,7 +44,9 @@ def test_record_routes_are_the_apps_own_plain_routes(client: TestClient) -> None
         for method in route.methods
     }
     assert set(RECORD_OPERATIONS) <= plain
-    assert len(plain) == 2 * 6 + 5  # both TrailBase prefixes, the collections family
+    # Both TrailBase prefixes, the collections family, and calling a function.
+    assert len(plain) == 2 * 6 + 5 + 1
+    assert ("/api/functions/{name}", "post") in plain
     assert not any(isinstance(route, PlainRoute) for route in collections.router.routes)
 
 

@@ -41,6 +41,7 @@ logger = logging.getLogger("tinybase.functions")
 
 FOLDER_NAMESPACE = "tinybase_functions_"
 _SPECS_ATTRIBUTE = "__tinybase_functions__"
+_STAMP_ATTRIBUTE = "__tinybase_stamp__"
 # PEP 723: a line that is exactly "# /// script" opens an inline metadata block.
 _SCRIPT_BLOCK = re.compile(r"^# /// script\s*$", re.MULTILINE)
 
@@ -118,7 +119,7 @@ def _import(path: Path, module_name: str) -> list[FunctionSpec]:
     and return the functions it registered."""
     stamp = path.stat().st_mtime_ns
     cached = sys.modules.get(module_name)
-    if cached is not None and getattr(cached, "__tinybase_stamp__", None) == stamp:
+    if cached is not None and getattr(cached, _STAMP_ATTRIBUTE, None) == stamp:
         return list(getattr(cached, _SPECS_ATTRIBUTE, []))
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -137,7 +138,7 @@ def _import(path: Path, module_name: str) -> list[FunctionSpec]:
 
 
 def _remember(module: ModuleType, stamp: int, specs: list[FunctionSpec]) -> None:
-    module.__tinybase_stamp__ = stamp
+    setattr(module, _STAMP_ATTRIBUTE, stamp)
     setattr(module, _SPECS_ATTRIBUTE, specs)
 
 
@@ -164,8 +165,8 @@ def instance_hooks(load: FunctionLoad, hooks: Iterable[HookSpec]) -> list[HookSp
     """Of ``hooks``, those an instance runs: all but those of other instances' folders
     (a function module may register hooks, as the seed's example does)."""
     mine = set(load.modules)
-    return [
-        hook
-        for hook in hooks
-        if not hook.module.startswith(FOLDER_NAMESPACE) or hook.module in mine
-    ]
+    return [hook for hook in hooks if _is_mine(hook.module, mine)]
+
+
+def _is_mine(module: str, mine: set[str]) -> bool:
+    return not module.startswith(FOLDER_NAMESPACE) or module in mine

@@ -165,7 +165,8 @@ class FunctionRunner:
         transaction = FunctionTransaction(
             self._db, partial(FunctionTimeoutError, spec.name, self.timeout_seconds)
         )
-        session = self._bind_session(FunctionSession(self._db.engine, transaction), transaction)
+        session = FunctionSession(self._db.engine, transaction)
+        self._bind_session(session, transaction)
         ctx = Context.model_construct(
             function_name=spec.name,
             trigger_type=trigger_type,
@@ -179,7 +180,7 @@ class FunctionRunner:
         )
         outcome: _Outcome | None = None
         try:
-            output = await self._run(spec, ctx, value, transaction)
+            output = await self._run(spec, ctx, value, transaction, session)
         except Exception as exc:
             outcome = _outcome(exc)
         duration_ms = int((time.perf_counter() - started) * 1000)
@@ -190,11 +191,16 @@ class FunctionRunner:
         return output
 
     async def _run(
-        self, spec: FunctionSpec, ctx: Context, value: Any, transaction: FunctionTransaction
+        self,
+        spec: FunctionSpec,
+        ctx: Context,
+        value: Any,
+        transaction: FunctionTransaction,
+        session: FunctionSession,
     ) -> Any:
         args = (ctx, value) if spec.takes_payload else (ctx,)
         if not spec.is_async:
-            job = partial(_run_sync, spec, args, transaction)
+            job = partial(_run_sync, spec, args, transaction, session)
             try:
                 with anyio.fail_after(self.timeout_seconds):
                     return await anyio.to_thread.run_sync(
@@ -211,15 +217,19 @@ class FunctionRunner:
             except TimeoutError:
                 transaction.expire()
                 raise FunctionTimeoutError(spec.name, self.timeout_seconds) from None
-            ctx.db.close()
+            session.end()
             if transaction.started:
-                await anyio.to_thread.run_sync(partial(transaction.finish, commit=True))
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(partial(transaction.finish, commit=True))
             committed = True
             return output
         finally:
             if not committed:
-                ctx.db.close()
-                await anyio.to_thread.run_sync(partial(transaction.finish, commit=False))
+                session.end()
+                if transaction.started:
+                    # Shielded: a cancelled request must not leave the writer held.
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(partial(transaction.finish, commit=False))
 
     async def _before(self, spec: FunctionSpec, user_id: uuid.UUID | None, payload: Any) -> None:
         hooks = self.hooks
@@ -266,17 +276,21 @@ class FunctionRunner:
         )
 
 
-def _run_sync(spec: FunctionSpec, args: tuple[Any, ...], transaction: FunctionTransaction) -> Any:
+def _run_sync(
+    spec: FunctionSpec,
+    args: tuple[Any, ...],
+    transaction: FunctionTransaction,
+    session: FunctionSession,
+) -> Any:
     """A sync function in its worker thread, with its transaction from start to end."""
     transaction.run_here()
-    session = args[0].db
     try:
         output = _dump(spec, spec.handler(*args))
     except BaseException:
-        session.close()
+        session.end()
         transaction.finish(commit=False)
         raise
-    session.close()
+    session.end()
     transaction.finish(commit=True)
     return output
 

@@ -149,6 +149,13 @@ class FunctionSession(Session):
         super().__init__(engine, join_transaction_mode="create_savepoint")
         self._function_transaction = transaction
 
+    def end(self) -> None:
+        """End the session's use when the call ends: close it if it holds a connection (or
+        the call's SAVEPOINT). Closing a session that holds nothing costs tens of
+        microseconds, a tenth of a small call, for nothing."""
+        if self.in_transaction():
+            self.close()
+
     def get_bind(self, mapper: Any = None, **kwargs: Any) -> Any:
         connection = self._function_transaction.connection
         if connection is not None:
