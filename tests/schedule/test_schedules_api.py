@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import TestUser, bad_tokens
+from tests.api.helpers import PASSWORD, TestUser, bad_tokens, login
+from tinybase.api.app import create_app
 from tinybase.db.models import FunctionCall, FunctionSchedule
+from tinybase.settings import Config
 
 BASE = "/api/admin/schedules"
 HOURLY = {"method": "interval", "every": 1, "unit": "hours"}
@@ -393,3 +396,65 @@ def test_only_admins_reach_schedules(
     assert client.get(f"{BASE}/{schedule['id']}", headers=admin.headers).json() == schedule
     assert client.get(BASE, headers=admin.headers).json()["schedules"] == [schedule]
     assert not (tmp_path / "log").exists()
+
+
+def test_missed_runs_after_downtime_collapse_into_one(
+    client: TestClient, admin: TestUser, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    start = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    schedule = create(
+        client,
+        admin,
+        **note_body(log),
+        schedule={
+            "method": "interval",
+            "every": 1,
+            "unit": "minutes",
+            "start_at": start.isoformat(),
+        },
+    )
+    # As if the instance had been down for three hours: 180 slots were missed.
+    table = FunctionSchedule.__table__
+    with client.app.state.tinybase.db.write() as conn:
+        conn.execute(sa.update(table).where(table.c.id == schedule["id"]).values(next_run_at=start))
+    run = wait_for_run(client, admin, schedule["id"])
+    assert (run["status"], parse(run["slot"])) == ("succeeded", start)
+    after = client.get(f"{BASE}/{schedule['id']}", headers=admin.headers).json()
+    following = parse(after["next_run_at"])
+    now = datetime.now(UTC)
+    assert now < following <= now + timedelta(minutes=1)
+    assert (following - start) % timedelta(minutes=1) == timedelta(0)  # still on its grid
+    time.sleep(0.5)  # nothing else is due: no second catch-up run
+    assert (
+        len(client.get(f"{BASE}/{schedule['id']}/runs", headers=admin.headers).json()["runs"]) == 1
+    )
+    assert len(lines(log)) == 1
+
+
+@pytest.fixture
+def idle_client(schedule_config: Config) -> Iterator[TestClient]:
+    """An instance whose scheduler is disabled: it serves run-now, claims nothing due."""
+    config = schedule_config.model_copy(update={"scheduler_enabled": False})
+    with TestClient(create_app(config)) as test_client:
+        yield test_client
+
+
+def test_disabled_scheduler_runs_nothing_due_but_runs_now(
+    idle_client: TestClient, tmp_path: Path
+) -> None:
+    email = "idle-admin@example.com"
+    idle_client.app.state.tinybase.users.create_user(email=email, password=PASSWORD, is_admin=True)
+    admin = login(idle_client, email)
+    log = tmp_path / "log"
+    at = datetime.now(UTC) + timedelta(milliseconds=300)
+    schedule = create(
+        idle_client, admin, **note_body(log), schedule={"method": "once", "at": at.isoformat()}
+    )
+    time.sleep(1.5)
+    assert idle_client.get(f"{BASE}/{schedule['id']}/runs", headers=admin.headers).json() == {
+        "runs": []
+    }
+    idle_client.post(f"{BASE}/{schedule['id']}/run", headers=admin.headers)
+    assert wait_for_run(idle_client, admin, schedule["id"])["status"] == "succeeded"
+    assert len(lines(log)) == 1
