@@ -123,16 +123,7 @@ class Scheduler:
         """
         if self._runs is None:
             raise RuntimeError("the scheduler is not running")
-        now = self._clock()
-        job = partial(
-            self._in_write,
-            claims.claim_manual,
-            schedule_id,
-            now=now,
-            owner=self.owner,
-            lease=self._lease,
-        )
-        claim = await self._executor.write(job)
+        claim = await self._claim_manual(schedule_id)
         if claim is None:
             return None
         self._start(claim)
@@ -141,16 +132,7 @@ class Scheduler:
     async def run_and_wait(self, schedule_id: uuid.UUID) -> RunOutcome | None:
         """Claim a run of ``schedule_id`` now, run it here and wait for it (the CLI's
         ``tinybase schedules run``), renewing its lease meanwhile; None: no schedule."""
-        now = self._clock()
-        job = partial(
-            self._in_write,
-            claims.claim_manual,
-            schedule_id,
-            now=now,
-            owner=self.owner,
-            lease=self._lease,
-        )
-        claim = await self._executor.write(job)
+        claim = await self._claim_manual(schedule_id)
         if claim is None:
             return None
         self._running.add(claim.run_id)
@@ -159,6 +141,11 @@ class Scheduler:
             outcome = await self._execute(claim)
             renewing.cancel_scope.cancel()
         return outcome
+
+    async def _claim_manual(self, schedule_id: uuid.UUID) -> claims.Claim | None:
+        return await self._write(
+            claims.claim_manual, schedule_id, now=self._clock(), owner=self.owner, lease=self._lease
+        )
 
     async def _keep_renewing(self) -> None:
         while True:
@@ -192,21 +179,18 @@ class Scheduler:
         return await self._sleep_seconds()
 
     async def _take_over(self, now: datetime) -> list[claims.Claim]:
-        job = partial(
-            self._in_write,
+        return await self._write(
             claims.take_over_expired,
             now,
             owner=self.owner,
             lease=self._lease,
             max_attempts=self.options.max_attempts,
         )
-        return await self._executor.write(job)
 
     async def _claim_due(self, now: datetime) -> list[claims.Claim]:
-        due = await self._executor.read(
-            partial(self._in_read, claims.due_schedules, now, limit=_BATCH)
-        )
-        jobs = [self._executor.write(partial(self._claim_one, row, now)) for row in due]
+        due = await self._read(claims.due_schedules, now, limit=_BATCH)
+        # Submitted together: on SQLite they share one group commit of the writer.
+        jobs = [self._write(self._claim_one, row, now) for row in due]
         found: list[claims.Claim] = []
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, claims.Claim):
@@ -215,17 +199,18 @@ class Scheduler:
                 logger.warning("claiming a schedule failed", exc_info=outcome)
         return found
 
-    def _claim_one(self, row: sa.Row[Any], now: datetime) -> claims.Claim | None:
+    def _claim_one(
+        self, conn: sa.Connection, row: sa.Row[Any], now: datetime
+    ) -> claims.Claim | None:
         try:
             schedule = parse_schedule(row.schedule)
         except TinyBaseError:
             logger.error("schedule %s is invalid; skipped: %r", row.id, row.schedule)
             return None
         following = next_run(schedule, now, anchor=row.created_at)
-        with self._db.write() as conn:
-            return claims.claim_due(
-                conn, row, next_run_at=following, now=now, owner=self.owner, lease=self._lease
-            )
+        return claims.claim_due(
+            conn, row, next_run_at=following, now=now, owner=self.owner, lease=self._lease
+        )
 
     def _start(self, claim: claims.Claim) -> None:
         assert self._runs is not None
@@ -249,15 +234,14 @@ class Scheduler:
             outcome = RunOutcome("failed", type(exc).__name__)
         finally:
             self._running.discard(claim.run_id)
-        job = partial(
-            self._in_write,
+        finished = await self._write(
             claims.finish_run,
             claim.run_id,
             status=outcome.status,
             error=outcome.error,
             now=self._clock(),
         )
-        if not await self._executor.write(job):
+        if not finished:
             # Taken over as interrupted (its lease expired), or its schedule was deleted.
             logger.warning("schedule run %s ended, but its claim was gone", claim.run_id)
         self._wake.set()  # its schedule may be due again: claimable now that this ended
@@ -265,10 +249,7 @@ class Scheduler:
 
     async def _renew(self, now: datetime) -> None:
         if self._running:
-            job = partial(
-                self._in_write, claims.renew_leases, list(self._running), until=now + self._lease
-            )
-            await self._executor.write(job)
+            await self._write(claims.renew_leases, list(self._running), until=now + self._lease)
 
     def _maybe_clean(self, now: datetime) -> None:
         interval = timedelta(seconds=self.options.cleanup_interval_seconds)
@@ -282,18 +263,33 @@ class Scheduler:
     async def _clean(self, now: datetime) -> None:
         assert self._housekeeping is not None
         try:
-            await self._executor.write(partial(self._in_write, self._housekeeping.clean, now))
+            await self._write(self._housekeeping.clean, now)
         except sa.exc.SQLAlchemyError:
             logger.warning("housekeeping failed; retrying at the next interval", exc_info=True)
 
     async def _sleep_seconds(self) -> float:
         """Until the next due run, at most one interval."""
-        earliest = await self._executor.read(partial(self._in_read, claims.earliest_next_run))
+        earliest = await self._read(claims.earliest_next_run)
         interval = self.options.interval_seconds
         if earliest is None:
             return interval
         wait = (earliest - self._clock()).total_seconds()
         return min(interval, max(wait, _MIN_SLEEP))
+
+    async def _write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(conn, *args, **kwargs)`` in a write transaction of the instance's writer.
+
+        Shielded from cancellation: at shutdown the statement runs to its end and its
+        connection goes back to the pool before the engine is disposed (an abandoned job
+        would still hold it). Each is one short statement or a few.
+        """
+        with anyio.CancelScope(shield=True):
+            return await self._executor.write(partial(self._in_write, fn, *args, **kwargs))
+
+    async def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(conn, *args, **kwargs)`` in a reader thread (shielded, as :meth:`_write`)."""
+        with anyio.CancelScope(shield=True):
+            return await self._executor.read(partial(self._in_read, fn, *args, **kwargs))
 
     def _in_write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self._db.write() as conn:
