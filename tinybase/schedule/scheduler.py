@@ -18,7 +18,6 @@ functions in the functions runner.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -189,14 +188,21 @@ class Scheduler:
 
     async def _claim_due(self, now: datetime) -> list[claims.Claim]:
         due = await self._read(claims.due_schedules, now, limit=_BATCH)
-        # Submitted together: on SQLite they share one group commit of the writer.
-        jobs = [self._write(self._claim_one, row, now) for row in due]
         found: list[claims.Claim] = []
-        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(outcome, claims.Claim):
-                found.append(outcome)
-            elif isinstance(outcome, BaseException):
-                logger.warning("claiming a schedule failed", exc_info=outcome)
+
+        async def claim(row: sa.Row[Any]) -> None:
+            try:
+                won = await self._write(self._claim_one, row, now)
+            except sa.exc.SQLAlchemyError:  # this one only; the others are claimed
+                logger.warning("claiming schedule %s failed", row.id, exc_info=True)
+                return
+            if won is not None:
+                found.append(won)
+
+        # Submitted together: on SQLite they share one group commit of the writer.
+        async with anyio.create_task_group() as claiming:
+            for row in due:
+                claiming.start_soon(claim, row)
         return found
 
     def _claim_one(
