@@ -1,11 +1,12 @@
-"""The ``tinybase`` command: ``init``, ``serve``, ``db``, ``admin``, ``schedules``, ``version``."""
+"""The ``tinybase`` command: ``init``, ``serve``, ``db``, ``admin``, ``extensions``,
+``schedules``, ``version``."""
 
 from __future__ import annotations
 
 import typer
 
 from tinybase import __version__
-from tinybase.cli import admin, db, schedules
+from tinybase.cli import admin, db, extensions, schedules
 from tinybase.cli.init import init
 from tinybase.cli.serve import serve
 
@@ -22,6 +23,7 @@ app.command()(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(extensions.app, name="extensions")
 
 
 @app.command()

@@ -34,6 +34,10 @@ class Functions:
     calls: CallRecords
     load: FunctionLoad
 
+    def close(self) -> None:
+        """Stop the runner's worker threads (the instance is shutting down)."""
+        self.runner.close()
+
 
 def build_functions(
     load: FunctionLoad,

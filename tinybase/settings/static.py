@@ -105,7 +105,7 @@ class Config(BaseSettings):
         1_048_576, ge=1, description="Largest JSON body of a function call (then 413)."
     )
     function_threads: int = Field(
-        16, ge=1, description="How many sync function calls run at once in worker threads."
+        4, ge=1, description="How many sync function calls run at once in worker threads."
     )
     scheduler_enabled: bool = Field(True, description="Run scheduled functions in this process.")
     scheduler_interval_seconds: int = Field(
