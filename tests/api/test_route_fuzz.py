@@ -110,6 +110,7 @@ def _url(path: str, targets: dict[str, Any]) -> str:
         column="t",  # file downloads: a column that is not a file column
         field="t",
         filename="x.txt",
+        schedule_id=targets["record_id"],  # no such schedule: the body is parsed first
     )
 
 

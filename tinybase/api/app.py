@@ -25,6 +25,7 @@ from tinybase.api.routes import (
     functions,
     health,
     record_apis,
+    schedules,
     settings,
     setup_page,
     trailbase_auth,
@@ -97,6 +98,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         settings,
         setup_page,
         record_apis,
+        schedules,
         transaction,
         docs,
     ):

@@ -23,6 +23,7 @@ from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.file_cleanup import FileCleanup
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.records.uploads import Uploads
+from tinybase.schedule import build_schedules
 from tinybase.settings import Config, SettingsStore, settings
 from tinybase.storage import FileStorage, data_directory
 
@@ -99,7 +100,11 @@ def build_state(config: Config) -> AppState:
             threads=config.function_threads,
             hooks=hooks,
         )
+        state.schedules, state.scheduler = build_schedules(
+            config, db=db, executor=state.executor, functions=state.functions
+        )
     except BaseException:
         state.close()
         raise
+    state.background.append(state.scheduler.run)
     return state

@@ -30,6 +30,7 @@ from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.file_cleanup import FileCleanup
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.records.uploads import Uploads
+from tinybase.schedule import Scheduler, ScheduleService
 from tinybase.settings import Config, SettingsStore, settings
 from tinybase.storage import FileStorage
 
@@ -67,6 +68,10 @@ class AppState:
     storage: FileStorage
     uploads: Uploads
     file_cleanup: FileCleanup
+    schedules: ScheduleService | None = None
+    """The instance's schedules (admin API, CLI), built with the functions."""
+    scheduler: Scheduler | None = None
+    """This process's claim-and-run loop (a background task)."""
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 

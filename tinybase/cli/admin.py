@@ -6,7 +6,7 @@ import anyio
 import typer
 
 from tinybase.api.startup import build_state
-from tinybase.cli.common import read_config
+from tinybase.cli.common import error_text, read_config
 from tinybase.errors import TinyBaseError
 
 __all__ = ["app"]
@@ -32,16 +32,10 @@ def add(
     try:
         user, created = state.users.promote_or_create_admin(email=email, password=password)
     except TinyBaseError as exc:
-        typer.echo(f"Error: {_message(exc.detail)}", err=True)
+        typer.echo(f"Error: {error_text(exc.detail)}", err=True)
         raise typer.Exit(code=1) from exc
     finally:
         # No server runs the hooks here: the extensions' on_user_register runs now.
         anyio.run(state.hooks.close)
         state.close()
     typer.echo(f"{'created' if created else 'promoted'} admin {user.email}")
-
-
-def _message(detail: object) -> str:
-    if isinstance(detail, list):
-        return "; ".join(f"{error['loc'][-1]}: {error['msg']}" for error in detail)
-    return str(detail)

@@ -7,7 +7,7 @@ import typer
 from tinybase.data import Database, database
 from tinybase.settings import Config, ConfigError, load_config
 
-__all__ = ["open_database", "read_config"]
+__all__ = ["error_text", "open_database", "read_config"]
 
 
 def read_config() -> Config:
@@ -22,3 +22,13 @@ def read_config() -> Config:
 def open_database(config: Config | None = None) -> Database:
     """The configured database (the caller disposes of its engine)."""
     return database((config or read_config()).db_url)
+
+
+def error_text(detail: object) -> str:
+    """A TinyBase error's ``detail`` on one line (field errors as ``field.path: message``)."""
+    if isinstance(detail, list):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'][1:])}: {error['msg']}"
+            for error in detail
+        )
+    return str(detail)

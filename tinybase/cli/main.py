@@ -1,12 +1,12 @@
 """The ``tinybase`` command: ``init``, ``serve``, ``db``, ``admin``, ``extensions``,
-``version``."""
+``schedules``, ``version``."""
 
 from __future__ import annotations
 
 import typer
 
 from tinybase import __version__
-from tinybase.cli import admin, db, extensions
+from tinybase.cli import admin, db, extensions, schedules
 from tinybase.cli.init import init
 from tinybase.cli.serve import serve
 
@@ -22,6 +22,7 @@ app.command()(init)
 app.command()(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
+app.add_typer(schedules.app, name="schedules")
 app.add_typer(extensions.app, name="extensions")
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "PasswordReset",
     "Record",
     "RecordApi",
+    "ScheduleRun",
     "Secret",
     "Setting",
     "User",
@@ -105,14 +106,17 @@ class FunctionCall(SQLModel, table=True):
     function_name: str = Field(index=True)
     user_id: UUID | None = _user_fk(nullable=True, ondelete="SET NULL")
     trigger_type: str
-    trigger_id: UUID | None = Field(default=None, sa_type=UUIDText)
+    trigger_id: UUID | None = Field(default=None, sa_type=UUIDText, index=True)
     status: str
     duration_ms: int = 0
     error_message: str | None = None
     error_type: str | None = None
     # The traceback of a failed call: admins read it in the call record, callers never do.
     error_traceback: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = _timestamp_field()
+    # Indexed for the retention clean-up (``scheduler_call_retention_days``).
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )
 
 
 class FunctionSchedule(SQLModel, table=True):
@@ -129,6 +133,37 @@ class FunctionSchedule(SQLModel, table=True):
     next_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     created_at: datetime = _timestamp_field()
     updated_at: datetime = _timestamp_field()
+    # Who the function runs as; None: TinyBase's system identity (admin rights). A schedule
+    # goes with its user: it must never fall back to the system identity.
+    run_as: UUID | None = _user_fk(nullable=True, ondelete="CASCADE")
+
+
+class ScheduleRun(SQLModel, table=True):
+    """One claimed run of a schedule: the claim, its lease, and how it ended.
+
+    ``(schedule_id, slot, attempt)`` is unique, so two processes can never both hold the same
+    run; ``lease_expires_at`` is renewed while the run goes on, and a run whose lease expired
+    was interrupted (its process died). See :mod:`tinybase.schedule.claims`.
+    """
+
+    __tablename__ = "_schedule_run"
+    __table_args__ = (
+        sa.Index("ix__schedule_run_claim", "schedule_id", "slot", "attempt", unique=True),
+    )
+
+    id: UUID = _id_field()
+    schedule_id: UUID = Field(
+        sa_type=UUIDText, foreign_key="_function_schedule.id", ondelete="CASCADE", index=True
+    )
+    slot: datetime = Field(sa_type=UTCDateTime)
+    attempt: int = 1
+    trigger: str = "schedule"
+    status: str = Field(default="running", index=True)
+    claimed_by: str
+    lease_expires_at: datetime = Field(sa_type=UTCDateTime)
+    started_at: datetime = _timestamp_field()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = None
 
 
 class UserSession(SQLModel, table=True):

@@ -110,10 +110,12 @@ class Config(BaseSettings):
     )
     scheduler_enabled: bool = Field(True, description="Run scheduled functions in this process.")
     scheduler_interval_seconds: int = Field(
-        5, description="How often the scheduler looks for due schedules, in seconds."
+        5, ge=1, description="How often the scheduler looks for due schedules, in seconds."
     )
     scheduler_token_cleanup_interval: int = Field(
-        60, description="How often expired sessions are deleted, in seconds."
+        60,
+        description="How often expired sessions, reset tokens and old function call records "
+        "are deleted, in seconds.",
     )
     cors_allow_origins: list[str] = Field(
         default_factory=lambda: ["*"],
@@ -169,6 +171,23 @@ class Config(BaseSettings):
     smtp_starttls: bool = Field(True, description="Use STARTTLS with the SMTP server.")
     record_apis: list[dict[str, Any]] = Field(
         default_factory=list, description="Extra record APIs, one [[record_apis]] table each."
+    )
+    scheduler_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a claimed schedule run is held without its process renewing "
+        "the claim (renewed every scheduler tick); then another process retries it.",
+    )
+    scheduler_max_attempts: int = Field(
+        1,
+        ge=1,
+        description="How many times a scheduled run is attempted when its process dies "
+        "mid-run (1: never retried, since it may have done part of its work).",
+    )
+    scheduler_call_retention_days: int = Field(
+        30,
+        ge=0,
+        description="Function call records are kept this many days (0: for ever).",
     )
     settings_poll_seconds: float = Field(
         2.0,
