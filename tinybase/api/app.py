@@ -20,6 +20,7 @@ from tinybase.api.routes import (
     collections,
     docs,
     health,
+    realtime,
     record_apis,
     settings,
     setup_page,
@@ -82,6 +83,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         setup_page,
         record_apis,
         transaction,
+        realtime,
         docs,
     ):
         app.include_router(module.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from tinybase.api.realtime_setup import build_realtime
 from tinybase.api.state import AppState
 from tinybase.auth.factory import build_auth_service
 from tinybase.collections.apis import serve_collections
@@ -52,6 +53,8 @@ def build_state(config: Config) -> AppState:
         records=CollectionRecords(catalog, registry),
         record_apis=registry,
         executor=DatabaseExecutor(db),
+        realtime=build_realtime(config, db, registry, catalog),
     )
     state.background.append(auth.revocation.run)
+    state.background.append(state.realtime.run)
     return state

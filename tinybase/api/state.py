@@ -19,6 +19,7 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
+from tinybase.realtime import RealtimeService
 from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
@@ -52,6 +53,7 @@ class AppState:
     records: CollectionRecords
     record_apis: RecordApiRegistry
     executor: DatabaseExecutor
+    realtime: RealtimeService
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 

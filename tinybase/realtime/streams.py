@@ -1,0 +1,135 @@
+"""A client's connection (a :class:`Stream`) and what it listens to (its subscriptions).
+
+A stream lives on the event loop: the service offers it frames, the connection's handler
+takes them with :meth:`Stream.next`. Its queue is bounded: a client that reads too slowly
+for ``capacity`` frames is told so (the ``dropped`` ending) and disconnected, so the server
+never holds more than ``capacity`` frames for anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinybase.auth.principal import Principal
+from tinybase.realtime.framing import Ending, Framing
+from tinybase.realtime.matching import RowFilter
+
+__all__ = ["END", "Stream", "Subscription"]
+
+END = object()
+"""What :meth:`Stream.next` returns once the stream is over."""
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One topic of a stream: an API's records, or one record (``record_id`` set).
+
+    Attributes:
+        api: the record API's name.
+        table: the table it exposes (events are routed by table).
+        topic: the name the client knows it by (``posts``, ``posts/ID``).
+        record_id: the one record's id as text, or None for every record.
+        matches: the client's filter, None for none.
+        shape: ``"row"`` (the read API's row) or ``"record"`` (the collections family's).
+        stream: the stream it belongs to.
+    """
+
+    api: str
+    table: str
+    topic: str
+    record_id: str | None
+    matches: RowFilter | None
+    shape: str
+    stream: Stream = field(repr=False)
+
+    @property
+    def principal(self) -> Principal:
+        return self.stream.principal
+
+
+class Stream:
+    """One connection: its caller, token expiry, framing, bounded queue of frames.
+
+    Args:
+        principal: the caller (may change: TinyBase clients set it with each subscribe).
+        expires_at: when the caller's token expires (epoch seconds), None without a token.
+        framing: the transport's frames.
+        capacity: at most this many frames wait for the client.
+    """
+
+    def __init__(
+        self,
+        principal: Principal,
+        expires_at: float | None,
+        framing: Framing,
+        *,
+        capacity: int,
+    ) -> None:
+        self.principal = principal
+        self.expires_at = expires_at
+        self.framing = framing
+        self.capacity = capacity
+        self.subscriptions: list[Subscription] = []
+        self.client_id: str | None = None
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.ended = False
+
+    def offer(self, frame: bytes | str) -> None:
+        """Queue a frame; a full queue ends the stream (``dropped``) instead."""
+        if self.ended:
+            return
+        if self._queue.qsize() >= self.capacity:
+            self.end("dropped", f"more than {self.capacity} events waiting: the client is too slow")
+            return
+        self._queue.put_nowait(frame)
+
+    def end(self, reason: Ending | None, message: str = "") -> None:
+        """End the stream after one last frame (none for ``reason`` None); pending frames
+        are dropped."""
+        if self.ended:
+            return
+        self.ended = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        if reason is not None:
+            self._queue.put_nowait(self.framing.ending(reason, message))
+        self._queue.put_nowait(END)
+
+    def finish(self) -> None:
+        """End the stream once the frames already queued are sent."""
+        if not self.ended:
+            self.ended = True
+            self._queue.put_nowait(END)
+
+    def end_topic(self, subscription: Subscription, status: int, message: str) -> None:
+        """Tell the client a topic ended (its record stopped being readable)."""
+        self.offer(self.framing.error(subscription.topic, status, message))
+
+    async def next(self, heartbeat_seconds: float) -> Any:
+        """The next frame, a heartbeat frame after ``heartbeat_seconds`` of silence, the
+        ``expired`` ending when the token expires, or :data:`END`."""
+        while True:
+            timeout = heartbeat_seconds
+            if self.expires_at is not None:
+                timeout = min(timeout, max(self.expires_at - time.time(), 0.0))
+            try:
+                return await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                if self.expires_at is not None and time.time() >= self.expires_at:
+                    self.end("expired", "the access token expired")
+                    continue
+                beat = self.framing.heartbeat()
+                if beat is not None:
+                    return beat
+
+    async def frames(self, heartbeat_seconds: float) -> AsyncIterator[bytes | str]:
+        """Every frame until the stream ends: the opening frame first."""
+        opening = self.framing.opening()
+        if opening is not None:
+            yield opening
+        while (frame := await self.next(heartbeat_seconds)) is not END:
+            yield frame
