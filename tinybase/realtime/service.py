@@ -154,7 +154,7 @@ class RealtimeService:
             self._forget_user(stream)
             if principal.user_id is not None:
                 self._per_user[principal.user_id] += 1
-        stream.principal, stream.expires_at = principal, expires_at
+        stream.renew(principal, expires_at)
 
     def close(self, stream: Stream) -> None:
         """Forget a stream that ended (its client went, or the server ended it)."""

@@ -22,6 +22,7 @@ __all__ = ["END", "Stream", "Subscription"]
 
 END = object()
 """What :meth:`Stream.next` returns once the stream is over."""
+_WAKE = object()  # makes a waiting :meth:`Stream.next` look at the expiry again
 
 
 @dataclass(eq=False)
@@ -99,6 +100,12 @@ class Stream:
             self._queue.put_nowait(self.framing.ending(reason, message))
         self._queue.put_nowait(END)
 
+    def renew(self, principal: Principal, expires_at: float | None) -> None:
+        """A new caller or token expiry (a TinyBase client's subscribe)."""
+        self.principal, self.expires_at = principal, expires_at
+        if not self.ended:
+            self._queue.put_nowait(_WAKE)
+
     def finish(self) -> None:
         """End the stream once the frames already queued are sent."""
         if not self.ended:
@@ -113,18 +120,25 @@ class Stream:
         """The next frame, a heartbeat frame after ``heartbeat_seconds`` of silence, the
         ``expired`` ending when the token expires, or :data:`END`."""
         while True:
-            timeout = heartbeat_seconds
-            if self.expires_at is not None:
-                timeout = min(timeout, max(self.expires_at - time.time(), 0.0))
-            try:
-                return await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
-                if self.expires_at is not None and time.time() >= self.expires_at:
-                    self.end("expired", "the access token expired")
+            if not self._queue.empty():
+                frame = self._queue.get_nowait()
+            else:
+                timeout = heartbeat_seconds
+                if self.expires_at is not None and not self.ended:
+                    remaining = self.expires_at - time.time()
+                    if remaining <= 0:
+                        self.end("expired", "the access token expired")
+                        continue
+                    timeout = min(timeout, remaining)
+                try:
+                    frame = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    beat = self.framing.heartbeat()
+                    if timeout == heartbeat_seconds and beat is not None:
+                        return beat
                     continue
-                beat = self.framing.heartbeat()
-                if beat is not None:
-                    return beat
+            if frame is not _WAKE:
+                return frame
 
     async def frames(self, heartbeat_seconds: float) -> AsyncIterator[bytes | str]:
         """Every frame until the stream ends: the opening frame first."""
