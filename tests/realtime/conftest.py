@@ -119,3 +119,10 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
             register(base, "alice@example.com"),
             register(base, "bob@example.com"),
         )
+
+
+@pytest.fixture
+def http(instance: Instance) -> Iterator[httpx.Client]:
+    """An HTTP client of the server."""
+    with httpx.Client(base_url=instance.base) as client:
+        yield client

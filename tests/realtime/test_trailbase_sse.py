@@ -23,98 +23,90 @@ def _data(reader: SseReader) -> dict:
     return frame
 
 
-def test_table_subscription_sees_only_readable_rows(instance: Instance) -> None:
+def test_table_subscription_sees_only_readable_rows(http: httpx.Client, instance: Instance) -> None:
     alice, bob = instance.alice, instance.bob
-    with httpx.Client(base_url=instance.base) as http:
-        with sse(http, f"{V1}/notes/subscribe/*", alice.headers) as reader:
-            assert reader.next(skip_pings=False) == ": ping"
-            _create(http, "notes", bob.headers, title="bob's")  # never reaches alice
-            mine = _create(http, "notes", alice.headers, title="mine", _secret="s")
-            event = _data(reader)
-            assert event == {
-                "Insert": {
-                    "id": mine,
-                    "owner": alice.id,
-                    "title": "mine",
-                    "score": None,
-                    "grp": None,
-                },
-                "seq": 1,
-            }
-            assert (
-                http.patch(
-                    f"{V1}/notes/{mine}", json={"score": 3}, headers=alice.headers
-                ).status_code
-                == 200
-            )
-            assert _data(reader)["Update"]["score"] == 3
-            assert http.delete(f"{V1}/notes/{mine}", headers=alice.headers).status_code == 200
-            event = _data(reader)
-            assert event["Delete"]["id"] == mine and event["seq"] == 3
-            assert reader.nothing_within(0.3)
+    with sse(http, f"{V1}/notes/subscribe/*", alice.headers) as reader:
+        assert reader.next(skip_pings=False) == ": ping"
+        _create(http, "notes", bob.headers, title="bob's")  # never reaches alice
+        mine = _create(http, "notes", alice.headers, title="mine", _secret="s")
+        event = _data(reader)
+        assert event == {
+            "Insert": {
+                "id": mine,
+                "owner": alice.id,
+                "title": "mine",
+                "score": None,
+                "grp": None,
+            },
+            "seq": 1,
+        }
+        assert (
+            http.patch(f"{V1}/notes/{mine}", json={"score": 3}, headers=alice.headers).status_code
+            == 200
+        )
+        assert _data(reader)["Update"]["score"] == 3
+        assert http.delete(f"{V1}/notes/{mine}", headers=alice.headers).status_code == 200
+        event = _data(reader)
+        assert event["Delete"]["id"] == mine and event["seq"] == 3
+        assert reader.nothing_within(0.3)
     raw = bytes(reader.raw)
     assert b"\r" not in raw and b"_secret" not in raw and b"event:" not in raw
 
 
 def test_record_subscription_ends_when_the_record_is_no_longer_readable(
-    instance: Instance,
+    http: httpx.Client, instance: Instance
 ) -> None:
     alice, bob, admin = instance.alice, instance.bob, instance.admin
-    with httpx.Client(base_url=instance.base) as http:
-        record = _create(http, "notes", alice.headers, title="watched")
-        with sse(http, f"{V1}/notes/subscribe/{record}", alice.headers) as reader:
-            other = _create(http, "notes", alice.headers, title="other")
-            http.patch(f"{V1}/notes/{other}", json={"score": 1}, headers=alice.headers)
-            http.patch(f"{V1}/notes/{record}", json={"score": 2}, headers=alice.headers)
-            assert _data(reader) == {
-                "Update": {
-                    "id": record,
-                    "owner": alice.id,
-                    "title": "watched",
-                    "score": 2,
-                    "grp": None,
-                },
-                "seq": 1,
-            }
-            # The admin hands the record to bob: alice may no longer read it.
-            response = http.patch(
-                f"{V1}/notes/{record}", json={"owner": bob.id}, headers=admin.headers
-            )
-            assert response.status_code == 200, response.text
-            assert _data(reader) == {"Error": {"status": 1, "message": "Access denied"}, "seq": 2}
-            assert reader.next() is None  # the stream ended
+    record = _create(http, "notes", alice.headers, title="watched")
+    with sse(http, f"{V1}/notes/subscribe/{record}", alice.headers) as reader:
+        other = _create(http, "notes", alice.headers, title="other")
+        http.patch(f"{V1}/notes/{other}", json={"score": 1}, headers=alice.headers)
+        http.patch(f"{V1}/notes/{record}", json={"score": 2}, headers=alice.headers)
+        assert _data(reader) == {
+            "Update": {
+                "id": record,
+                "owner": alice.id,
+                "title": "watched",
+                "score": 2,
+                "grp": None,
+            },
+            "seq": 1,
+        }
+        # The admin hands the record to bob: alice may no longer read it.
+        response = http.patch(f"{V1}/notes/{record}", json={"owner": bob.id}, headers=admin.headers)
+        assert response.status_code == 200, response.text
+        assert _data(reader) == {"Error": {"status": 1, "message": "Access denied"}, "seq": 2}
+        assert reader.next() is None  # the stream ended
 
 
-def test_filter_on_a_table_subscription(instance: Instance) -> None:
+def test_filter_on_a_table_subscription(http: httpx.Client, instance: Instance) -> None:
     alice = instance.alice
-    with httpx.Client(base_url=instance.base) as http:
-        path = f"{V1}/notes/subscribe/*?filter[score][$gte]=10&filter[title][$like]=keep%25"
-        with sse(http, path, alice.headers) as reader:
-            _create(http, "notes", alice.headers, title="keep low", score=1)
-            _create(http, "notes", alice.headers, title="drop high", score=50)
-            kept = _create(http, "notes", alice.headers, title="keep high", score=10)
-            event = _data(reader)
-            assert (event["Insert"]["id"], event["seq"]) == (kept, 1)
-            assert reader.nothing_within(0.3)
+    path = f"{V1}/notes/subscribe/*?filter[score][$gte]=10&filter[title][$like]=keep%25"
+    with sse(http, path, alice.headers) as reader:
+        _create(http, "notes", alice.headers, title="keep low", score=1)
+        _create(http, "notes", alice.headers, title="drop high", score=50)
+        kept = _create(http, "notes", alice.headers, title="keep high", score=10)
+        event = _data(reader)
+        assert (event["Insert"]["id"], event["seq"]) == (kept, 1)
+        assert reader.nothing_within(0.3)
 
 
-def test_rule_with_a_query_per_event(instance: Instance) -> None:
+def test_rule_with_a_query_per_event(http: httpx.Client, instance: Instance) -> None:
     """``docs``: readable by members of the row's group (an EXISTS sub-query)."""
     alice, bob, admin = instance.alice, instance.bob, instance.admin
-    with httpx.Client(base_url=instance.base) as http:
-        # alice is in group "a" (the table has no API: written straight by the admin's SQL)
-        with (
-            sse(http, f"{V1}/docs/subscribe/*", alice.headers) as reader_alice,
-            sse(http, f"{V1}/docs/subscribe/*", bob.headers) as reader_bob,
-        ):
-            _add_member(instance, alice.id, "a")
-            in_a = _create(http, "docs", bob.headers, title="for a", grp="a")
-            _create(http, "docs", bob.headers, title="for b", grp="b")
-            assert _data(reader_alice)["Insert"]["id"] == in_a
-            assert reader_alice.nothing_within(0.3)
-            assert reader_bob.nothing_within(0.1)  # bob is in no group
-            _create(http, "docs", admin.headers, title="also a", grp="a", owner=admin.id)
-            assert _data(reader_alice)["Insert"]["title"] == "also a"
+    # alice is in group "a" (the table has no API: written straight by the admin's SQL)
+    with (
+        sse(http, f"{V1}/docs/subscribe/*", alice.headers) as reader_alice,
+        sse(http, f"{V1}/docs/subscribe/*", bob.headers) as reader_bob,
+    ):
+        _add_member(instance, alice.id, "a")
+        in_a = _create(http, "docs", bob.headers, title="for a", grp="a")
+        _create(http, "docs", bob.headers, title="for b", grp="b")
+        assert _data(reader_alice)["Insert"]["id"] == in_a
+        assert reader_alice.nothing_within(0.3)
+        assert reader_bob.nothing_within(0.1)  # bob is in no group
+        _create(http, "docs", admin.headers, title="also a", grp="a", owner=admin.id)
+        assert _data(reader_alice)["Insert"]["title"] == "also a"
 
 
 def _add_member(instance: Instance, user_id: str, group: str) -> None:
@@ -132,18 +124,17 @@ def _add_member(instance: Instance, user_id: str, group: str) -> None:
 
 
 def test_public_api_strips_excluded_columns_for_anonymous_subscribers(
-    instance: Instance,
+    http: httpx.Client, instance: Instance
 ) -> None:
-    with httpx.Client(base_url=instance.base) as http:
-        with sse(http, f"{V1}/public_notes/subscribe/*") as reader:
-            record = _create(http, "notes", instance.alice.headers, title="t", grp="g")
-            event = _data(reader)
-            assert event["Insert"] == {
-                "id": record,
-                "owner": instance.alice.id,
-                "title": "t",
-                "score": None,
-            }
+    with sse(http, f"{V1}/public_notes/subscribe/*") as reader:
+        record = _create(http, "notes", instance.alice.headers, title="t", grp="g")
+        event = _data(reader)
+        assert event["Insert"] == {
+            "id": record,
+            "owner": instance.alice.id,
+            "title": "t",
+            "score": None,
+        }
 
 
 @pytest.mark.parametrize(
@@ -157,15 +148,16 @@ def test_public_api_strips_excluded_columns_for_anonymous_subscribers(
         ("/notes/subscribe/*?ws=true", "alice", 400),  # no upgrade
     ],
 )
-def test_subscribe_refusals(instance: Instance, path: str, who: str | None, status: int) -> None:
+def test_subscribe_refusals(
+    http: httpx.Client, instance: Instance, path: str, who: str | None, status: int
+) -> None:
     headers = instance.alice.headers if who else {}
     response = httpx.get(f"{instance.base}{V1}{path}", headers=headers)
     assert response.status_code == status, response.text
     assert "detail" in response.json()
 
 
-def test_another_users_record_cannot_be_subscribed(instance: Instance) -> None:
-    with httpx.Client(base_url=instance.base) as http:
-        record = _create(http, "notes", instance.bob.headers, title="bob's only")
-        response = http.get(f"{V1}/notes/subscribe/{record}", headers=instance.alice.headers)
-        assert response.status_code == 404
+def test_another_users_record_cannot_be_subscribed(http: httpx.Client, instance: Instance) -> None:
+    record = _create(http, "notes", instance.bob.headers, title="bob's only")
+    response = http.get(f"{V1}/notes/subscribe/{record}", headers=instance.alice.headers)
+    assert response.status_code == 404
