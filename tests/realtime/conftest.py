@@ -45,6 +45,7 @@ def prepare_database(db_url: str) -> None:
                 sa.Column("score", sa.Integer),
                 sa.Column("grp", sa.String(50)),
                 sa.Column("_secret", sa.String(50)),
+                sa.Column("body", sa.Text),
             )
         sa.Table(
             "members",

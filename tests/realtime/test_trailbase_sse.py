@@ -37,6 +37,7 @@ def test_table_subscription_sees_only_readable_rows(http: httpx.Client, instance
                 "title": "mine",
                 "score": None,
                 "grp": None,
+                "body": None,
             },
             "seq": 1,
         }
@@ -69,6 +70,7 @@ def test_record_subscription_ends_when_the_record_is_no_longer_readable(
                 "title": "watched",
                 "score": 2,
                 "grp": None,
+                "body": None,
             },
             "seq": 1,
         }
@@ -134,6 +136,7 @@ def test_public_api_strips_excluded_columns_for_anonymous_subscribers(
             "owner": instance.alice.id,
             "title": "t",
             "score": None,
+            "body": None,
         }
 
 

@@ -51,6 +51,7 @@ def test_websocket_events_follow_the_rules(http: httpx.Client, instance: Instanc
                 "title": "ws alice",
                 "score": None,
                 "grp": None,
+                "body": None,
             }
         }
 
