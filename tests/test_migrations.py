@@ -24,6 +24,7 @@ SYSTEM_TABLES = {
     "_setting",
     "_secret",
     "_record_api",
+    "_realtime_event",
 }
 
 

@@ -23,6 +23,7 @@ import anyio.to_thread
 import sqlalchemy as sa
 
 from tinybase.data import Database
+from tinybase.db.models import RealtimeEvent
 from tinybase.realtime.events import Event, decode_event, encode_event
 
 __all__ = ["EVENTS", "RETENTION_SECONDS", "TableRelay", "drain"]
@@ -32,16 +33,7 @@ logger = logging.getLogger(__name__)
 RETENTION_SECONDS = 60.0
 _BATCH = 1000
 
-_metadata = sa.MetaData()
-EVENTS = sa.Table(
-    "_realtime_event",
-    _metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sqlite_autoincrement=True,  # never reuse a seq, even once every row was deleted
-)
-"""The events table (created by migration 0002)."""
+EVENTS: sa.Table = RealtimeEvent.__table__  # type: ignore[attr-defined]
 
 
 def drain(outbox: queue.SimpleQueue[bytes]) -> list[bytes]:
