@@ -16,7 +16,11 @@ from tests.realtime.helpers import ADMIN, PASSWORD, SERVER_ENV, User, login, reg
 from tinybase.api.startup import build_state
 from tinybase.settings import load_config
 
-EXTRA_ENV = {"TINYBASE_REALTIME_QUEUE_SIZE": "8", "TINYBASE_REALTIME_MAX_CONNECTIONS_PER_USER": "5"}
+EXTRA_ENV = {
+    "TINYBASE_REALTIME_QUEUE_SIZE": "8",
+    "TINYBASE_REALTIME_MAX_CONNECTIONS_PER_USER": "5",
+    "TINYBASE_REALTIME_HEARTBEAT_SECONDS": "0.5",
+}
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
 from tests.realtime.conftest import Instance
-from tests.realtime.helpers import SseReader, sse
+from tests.realtime.helpers import SseReader, register, sse
 
 V1 = "/api/records/v1"
 
@@ -164,3 +166,22 @@ def test_another_users_record_cannot_be_subscribed(http: httpx.Client, instance:
     record = _create(http, "notes", instance.bob.headers, title="bob's only")
     response = http.get(f"{V1}/notes/subscribe/{record}", headers=instance.alice.headers)
     assert response.status_code == 404
+
+
+def test_idle_streams_get_heartbeats_and_end_when_the_session_is_revoked(
+    http: httpx.Client, instance: Instance
+) -> None:
+    """Heartbeats every 0.5 s here (conftest); a logout ends the stream at the next one."""
+    carol = register(instance.base, "carol@example.com")
+    with sse(http, f"{V1}/notes/subscribe/*", carol.headers) as reader:
+        assert reader.next(skip_pings=False) == ": ping"
+        started = time.monotonic()
+        assert reader.next(3, skip_pings=False) == ": ping"
+        assert 0.3 < time.monotonic() - started < 2
+        response = http.post("/api/auth/logout", json={"all": True}, headers=carol.headers)
+        assert response.status_code == 204
+        assert reader.next(5) == {
+            "Error": {"status": 1, "message": "the session was revoked"},
+            "seq": 1,
+        }
+        assert reader.next(5) is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,9 @@ class Stream:
         self.capacity = capacity
         self.subscriptions: list[Subscription] = []
         self.client_id: str | None = None
+        # Set by the API layer: True once the caller's session is revoked (a logout, a
+        # password change); checked at every heartbeat.
+        self.revoked: Callable[[], bool] | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self.ended = False
 
@@ -118,7 +121,8 @@ class Stream:
 
     async def next(self, heartbeat_seconds: float) -> Any:
         """The next frame, a heartbeat frame after ``heartbeat_seconds`` of silence, the
-        ``expired`` ending when the token expires, or :data:`END`."""
+        ``expired`` ending when the token expires or (seen at a heartbeat) the session was
+        revoked, or :data:`END`."""
         while True:
             if not self._queue.empty():
                 frame = self._queue.get_nowait()
@@ -133,6 +137,11 @@ class Stream:
                 try:
                     frame = await asyncio.wait_for(self._queue.get(), timeout)
                 except TimeoutError:
+                    if self.expires_at is not None and time.time() >= self.expires_at:
+                        continue  # expired, not revoked: said at the top of the loop
+                    if self.revoked is not None and self.revoked():
+                        self.end("expired", "the session was revoked")
+                        continue
                     beat = self.framing.heartbeat()
                     if timeout == heartbeat_seconds and beat is not None:
                         return beat

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -22,6 +23,8 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from tinybase.api.deps import BEARER_DOCS, app_state, bearer_token, get_principal
 from tinybase.api.event_stream import EventStreamResponse, serve_websocket
 from tinybase.api.json_body import parse_json_body
+from tinybase.api.record_docs import TRAILBASE_FILTERS
+from tinybase.api.routing import plain_route_docs
 from tinybase.api.state import AppState
 from tinybase.auth.principal import ANONYMOUS, Principal
 from tinybase.errors import (
@@ -45,6 +48,11 @@ SUBSCRIBE_PATHS = (
 MAX_TOPICS = 100
 WS_INIT_SECONDS = 10.0
 _SSE = {200: {"content": {"text/event-stream": {}}, "description": "An event stream."}}
+_SUBSCRIBE_DOCS = plain_route_docs(
+    ("api", "record_id"),
+    {"ws": {"type": "boolean", "description": "Upgrade to a WebSocket (TrailBase's `ws=true`)."}},
+    parameters=TRAILBASE_FILTERS,
+)
 
 
 async def subscribe_sse(request: Request) -> Response:
@@ -54,8 +62,9 @@ async def subscribe_sse(request: Request) -> Response:
     state = app_state(request)
     principal = await get_principal(request)
     topic = await _trailbase_topic(state, principal, request.path_params, request.query_params)
-    service = state.realtime
-    stream = service.open(principal, _expiry(state, bearer_token(request)), TrailBaseSse())
+    service, token = state.realtime, bearer_token(request)
+    stream = service.open(principal, _expiry(state, token), TrailBaseSse())
+    stream.revoked = _revocation(state, token)
     service.replace(stream, [topic.bind(stream)])
     return EventStreamResponse(service, stream)
 
@@ -66,11 +75,11 @@ async def subscribe_ws(websocket: WebSocket) -> None:
     await websocket.accept()
     state: AppState = websocket.app.state.tinybase
     try:
-        principal, expires = await _websocket_caller(state, websocket)
+        principal, token = await _websocket_caller(state, websocket)
     except (AuthenticationError, TimeoutError, ValueError):
         await websocket.close(1008, "unauthorized")
         return
-    service = state.realtime
+    service, expires = state.realtime, _expiry(state, token)
     try:
         params = websocket.path_params
         topic = await _trailbase_topic(state, principal, params, websocket.query_params)
@@ -78,6 +87,7 @@ async def subscribe_ws(websocket: WebSocket) -> None:
     except TinyBaseError as exc:
         await websocket.close(1013 if exc.status_code == 429 else 1008, _reason(exc))
         return
+    stream.revoked = _revocation(state, token)
     service.replace(stream, [topic.bind(stream)])
     await serve_websocket(service, stream, websocket)
 
@@ -90,7 +100,7 @@ for _path in SUBSCRIBE_PATHS:
         methods=["GET"],
         include_in_schema=_primary,
         responses=_SSE,
-        openapi_extra=BEARER_DOCS,
+        openapi_extra=_SUBSCRIBE_DOCS,
     )
     router.add_api_websocket_route(_path, subscribe_ws)
 
@@ -139,7 +149,9 @@ async def set_subscriptions(request: Request) -> Response:
     topics = await state.executor.read(resolve)
     if stream.ended:
         raise NotFoundError("no such realtime client (open GET /api/realtime first)")
-    state.realtime.set_principal(stream, principal, _expiry(state, bearer_token(request)))
+    token = bearer_token(request)
+    state.realtime.set_principal(stream, principal, _expiry(state, token))
+    stream.revoked = _revocation(state, token)
     state.realtime.replace(stream, [topic.bind(stream) for topic in topics])
     return Response(status_code=204)
 
@@ -174,9 +186,7 @@ async def _trailbase_topic(
     return await state.executor.read(resolve)
 
 
-async def _websocket_caller(
-    state: AppState, websocket: WebSocket
-) -> tuple[Principal, float | None]:
+async def _websocket_caller(state: AppState, websocket: WebSocket) -> tuple[Principal, str | None]:
     """The caller of a WebSocket: its ``Authorization`` header, else the Init message's token.
 
     Raises:
@@ -197,12 +207,27 @@ async def _websocket_caller(
     principal = state.tokens.verify_in_memory(token)
     if principal is None:
         principal = await asyncio.to_thread(state.tokens.verify, token)
-    return principal, _expiry(state, token)
+    return principal, token
 
 
 def _expiry(state: AppState, token: str | None) -> float | None:
     """When a verified access token expires (epoch seconds)."""
     return None if token is None else float(state.tokens.claims(token)["exp"])
+
+
+def _revocation(state: AppState, token: str | None) -> Callable[[], bool] | None:
+    """Whether the token's session has been revoked since (from memory: no query)."""
+    if token is None:
+        return None
+
+    def revoked() -> bool:
+        try:
+            state.tokens.verify_in_memory(token)
+        except AuthenticationError:
+            return True
+        return False
+
+    return revoked
 
 
 def _reason(exc: TinyBaseError) -> str:
