@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import orjson
 import pytest
 
 from tests.realtime.conftest import Instance
@@ -185,3 +186,26 @@ def test_idle_streams_get_heartbeats_and_end_when_the_session_is_revoked(
             "seq": 1,
         }
         assert reader.next(5) is None
+
+
+HOSTILE_QUERIES = [
+    "?filter[title][$re]=" + "(" * 512,
+    "?filter[title][$re]=a%7B4294967296%7D",
+    "?filter[score][$gt]=1e400",
+    "?filter[$or][x][title]=1",
+    "?filter[title]=%ff",
+    "?filter=" + "x" * 5000,
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_subscribe_queries_are_4xx(
+    http: httpx.Client, instance: Instance, query: str
+) -> None:
+    """What tests/api/test_attack_review.py sends every other route (it skips streams)."""
+    for path in ("/notes/subscribe/*", "/public_notes/subscribe/*"):
+        with http.stream("GET", f"{V1}{path}{query}", headers=instance.alice.headers) as answer:
+            if answer.status_code == 200:  # a valid filter after all: a stream opened
+                continue
+            assert 400 <= answer.status_code < 500, (path, query, answer.status_code)
+            assert set(orjson.loads(answer.read())) == {"detail"}

@@ -76,6 +76,44 @@ class RealtimeLimits:
 
 
 @dataclass(frozen=True)
+class _ApiIndex:
+    """The subscriptions of one API over one table, as the router looks them up."""
+
+    by_record: dict[str, tuple[Subscription, ...]]
+    table_wide: tuple[Subscription, ...]
+    admins: tuple[Subscription, ...]  # table-wide, of admins
+    by_user: dict[str | None, tuple[Subscription, ...]]  # table-wide, of the others
+
+
+def _index(subscriptions: Iterable[Subscription]) -> dict[str, _ApiIndex]:
+    grouped: dict[str, list[Subscription]] = {}
+    for subscription in subscriptions:
+        grouped.setdefault(subscription.api, []).append(subscription)
+    return {api: _api_index(group) for api, group in grouped.items()}
+
+
+def _api_index(subscriptions: list[Subscription]) -> _ApiIndex:
+    by_record: dict[str, list[Subscription]] = {}
+    by_user: dict[str | None, list[Subscription]] = {}
+    wide, admins = [], []
+    for subscription in subscriptions:
+        if subscription.record_id is not None:
+            by_record.setdefault(subscription.record_id, []).append(subscription)
+            continue
+        wide.append(subscription)
+        if subscription.principal.is_admin:
+            admins.append(subscription)
+        else:
+            by_user.setdefault(subscription.principal.user_id, []).append(subscription)
+    return _ApiIndex(
+        {key: tuple(group) for key, group in by_record.items()},
+        tuple(wide),
+        tuple(admins),
+        {key: tuple(group) for key, group in by_user.items()},
+    )
+
+
+@dataclass(frozen=True)
 class _Delivery:
     subscription: Subscription
     operation: Any
@@ -115,6 +153,7 @@ class RealtimeService:
         self.clients: dict[str, Stream] = {}
         self._per_user: collections.Counter[str] = collections.Counter()
         self._by_table: dict[str, tuple[Subscription, ...]] = {}
+        self._index: dict[str, dict[str, _ApiIndex]] = {}  # by table, then API
         self._checks: dict[int, tuple[RecordEngine, ReadCheck]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._incoming: asyncio.Queue[Event] | None = None
@@ -155,6 +194,7 @@ class RealtimeService:
             if principal.user_id is not None:
                 self._per_user[principal.user_id] += 1
         stream.renew(principal, expires_at)
+        self.replace(stream, stream.subscriptions)  # the router indexes topics by user
 
     def close(self, stream: Stream) -> None:
         """Forget a stream that ended (its client went, or the server ended it)."""
@@ -183,9 +223,12 @@ class RealtimeService:
             kept = tuple(s for s in self._by_table.get(table, ()) if s not in old)
             added = tuple(s for s in subscriptions if s.table == table)
             if kept or added:
-                self._by_table[table] = kept + added  # a new tuple: the router's is a snapshot
+                self._by_table[table] = kept + added
+                # A new object, never changed: the router works on a snapshot.
+                self._index = {**self._index, table: _index(self._by_table[table])}
             else:
                 self._by_table.pop(table, None)
+                self._index = {name: i for name, i in self._index.items() if name != table}
         self._listen(bool(self._by_table) or self.relay is not None)
 
     def _listen(self, wanted: bool) -> None:
@@ -239,7 +282,7 @@ class RealtimeService:
             if len(events) > MAX_BACKLOG:
                 self._drop_everyone()
                 continue
-            index = self._by_table
+            index = self._index
             try:
                 deliveries = await anyio.to_thread.run_sync(self._route, events, index)
             except Exception:
@@ -270,33 +313,33 @@ class RealtimeService:
     # -- routing (worker thread) ----------------------------------------------------------
 
     def _route(
-        self, events: list[Event], index: dict[str, tuple[Subscription, ...]]
+        self, events: list[Event], index: dict[str, dict[str, _ApiIndex]]
     ) -> list[_Delivery]:
         deliveries: list[_Delivery] = []
         apis = self.registry.apis()
         for event in events:
-            subscriptions = index.get(event.table)
-            if not subscriptions:
-                continue
-            by_api: dict[str, list[Subscription]] = {}
-            for subscription in subscriptions:
-                by_api.setdefault(subscription.api, []).append(subscription)
-            for name, group in by_api.items():
+            for name, api_index in index.get(event.table, {}).items():
                 registered = apis.get(name)
                 if registered is None or registered.table.name != event.table:
                     continue
-                deliveries += self._route_one(event, registered.engine, group)
+                deliveries += self._route_one(event, registered.engine, api_index)
         return deliveries
 
-    def _route_one(
-        self, event: Event, engine: RecordEngine, group: list[Subscription]
-    ) -> list[_Delivery]:
+    def _route_one(self, event: Event, engine: RecordEngine, index: _ApiIndex) -> list[_Delivery]:
         row = event.row if event.origin == self.origin else typed_row(event.row, engine.kinds)
-        key = str(event.record_id)
-        candidates = [s for s in group if s.record_id is None or s.record_id == key]
+        check = self._check(engine)
+        candidates = list(index.by_record.get(str(event.record_id), ()))
+        if check.owner_column is None:
+            candidates += index.table_wide
+        else:
+            # An owner rule: of the table-wide topics, only the owner's and admins' can pass.
+            owner = row.get(check.owner_column)
+            candidates += index.admins
+            if owner is not None:
+                candidates += index.by_user.get(str(owner), ())
         if not candidates:
             return []
-        readers = self._check(engine).readers({s.principal for s in candidates}, row)
+        readers = check.readers({s.principal for s in candidates}, row)
         readable = {name: row.get(name) for name in engine.readable}
         bodies: dict[str, bytes] = {}
         deliveries = []
