@@ -204,6 +204,7 @@ def main() -> None:
             tokens = (writer_token, other_token)
             w1_alone = w1(base, writer_token, args.w1_seconds)
             w1_idle = asyncio.run(idle_w1(base, port, tokens, args.idle, args.w1_seconds))
+            time.sleep(1.0)  # the last W1 creates still in flight: not for the fan-out's streams
             fan = asyncio.run(fan_out(base, port, tokens, args))
     report = render(fan, w1_alone, w1_idle, args)
     print(report)

@@ -24,7 +24,7 @@ V1 = "/api/records/v1"
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # two workers start on a busy machine
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(log.read_text()[-2000:])

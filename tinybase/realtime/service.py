@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +50,9 @@ logger = logging.getLogger(__name__)
 # Events waiting for the dispatcher; past this it is hopelessly behind: every stream is
 # told it lost events and ends (the clients reconnect), rather than memory growing.
 MAX_BACKLOG = 50_000
+# How long what the router learnt of an API's rule may be used to skip events on the loop
+# (the registry itself sees another process's API changes within its poll, 2 s).
+HINT_SECONDS = 2.0
 
 Shaper = Callable[[str, dict[str, Any]], dict[str, Any]]
 """Turns an API's readable row into the collections family's record (api name, row)."""
@@ -158,6 +163,12 @@ class RealtimeService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._incoming: asyncio.Queue[Event] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._handed: collections.deque[Event] = collections.deque()
+        self._handing = threading.Lock()
+        self._drain_scheduled = False
+        # API name -> (when learnt, the owner column of its owner rule or None), from the
+        # router: lets the loop skip events no subscriber can read without a thread hop.
+        self._owner_hints: dict[str, tuple[float, str | None]] = {}
 
     # -- streams (event loop) ---------------------------------------------------------------
 
@@ -245,9 +256,27 @@ class RealtimeService:
         event = Event.of(change, self.origin)
         if self.relay is not None:
             self.relay.publish(event)
-        loop, incoming = self._loop, self._incoming
-        if loop is not None and incoming is not None and self._by_table:
-            loop.call_soon_threadsafe(incoming.put_nowait, event)
+        loop = self._loop
+        if loop is None or change.table not in self._index:
+            return
+        # One wake-up of the loop for however many events arrive meanwhile (under load
+        # the writer commits groups of them): a wake-up costs more than a deque append.
+        self._handed.append(event)
+        with self._handing:
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        loop.call_soon_threadsafe(self._take_handed)
+
+    def _take_handed(self) -> None:
+        """On the loop: move the events the writing threads handed over to the dispatcher."""
+        with self._handing:
+            self._drain_scheduled = False
+        incoming = self._incoming
+        while self._handed:
+            event = self._handed.popleft()
+            if incoming is not None:
+                incoming.put_nowait(event)
 
     def deliver_remote(self, events: list[Event]) -> None:
         """Events of other processes (on the loop, from the relay), in their commit order."""
@@ -283,12 +312,33 @@ class RealtimeService:
                 self._drop_everyone()
                 continue
             index = self._index
+            events = [event for event in events if self._may_reach_anyone(event, index)]
+            if not events:
+                continue
             try:
                 deliveries = await anyio.to_thread.run_sync(self._route, events, index)
             except Exception:
                 logger.exception("realtime: routing %d events failed", len(events))
                 continue
             self._hand_out(deliveries)
+
+    def _may_reach_anyone(self, event: Event, index: dict[str, dict[str, _ApiIndex]]) -> bool:
+        """False when, by what the router last learnt of the APIs (at most ``HINT_SECONDS``
+        ago), no subscriber can receive ``event`` (an owner rule, other users' topics)."""
+        now = time.monotonic()
+        key = str(event.record_id)
+        for name, api_index in index.get(event.table, {}).items():
+            if key in api_index.by_record or api_index.admins:
+                return True
+            hint = self._owner_hints.get(name)
+            if hint is None or now - hint[0] > HINT_SECONDS or hint[1] is None:
+                if api_index.table_wide:
+                    return True
+                continue
+            owner = event.row.get(hint[1])
+            if owner is not None and str(owner) in api_index.by_user:
+                return True
+        return False
 
     def _drop_everyone(self) -> None:
         logger.warning("realtime: the dispatcher fell behind; every stream is dropped")
@@ -328,6 +378,7 @@ class RealtimeService:
     def _route_one(self, event: Event, engine: RecordEngine, index: _ApiIndex) -> list[_Delivery]:
         row = event.row if event.origin == self.origin else typed_row(event.row, engine.kinds)
         check = self._check(engine)
+        self._owner_hints[engine.api.name] = (time.monotonic(), check.owner_column)
         candidates = list(index.by_record.get(str(event.record_id), ()))
         if check.owner_column is None:
             candidates += index.table_wide
