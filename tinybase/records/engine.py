@@ -518,9 +518,14 @@ class RecordEngine:
         return self.changes is not None and self.changes.active
 
     def _row_now(self, connection: sa.Connection, key: Any) -> dict[str, Any] | None:
-        """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL)."""
-        row = connection.execute(self.statements.whole_row(), {ID_PARAM: key}).first()
-        return None if row is None else dict(row._mapping)
+        """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL).
+
+        On the compiled fast path, as the write itself (:meth:`_write_row`): every write
+        pays for this read while anyone listens to the change stream (realtime).
+        """
+        query = self.queries.fixed(("whole",), self.statements.whole_row)
+        rows = query.rows(connection.connection.driver_connection, {ID_PARAM: key})
+        return dict(zip(self.table.columns.keys(), rows[0], strict=True)) if rows else None
 
     def _record(
         self,
