@@ -22,6 +22,7 @@ __all__ = ["END", "Stream", "Subscription"]
 
 END = object()
 """What :meth:`Stream.next` returns once the stream is over."""
+MAX_CHUNK = 8192  # bytes of SSE frames sent in one write, at most (past one frame)
 _WAKE = object()  # makes a waiting :meth:`Stream.next` look at the expiry again
 
 
@@ -135,7 +136,8 @@ class Stream:
                         continue
                     timeout = min(timeout, remaining)
                 try:
-                    frame = await asyncio.wait_for(self._queue.get(), timeout)
+                    async with asyncio.timeout(timeout):  # no task per wait, as wait_for makes
+                        frame = await self._queue.get()
                 except TimeoutError:
                     if self.expires_at is not None and time.time() >= self.expires_at:
                         continue  # expired, not revoked: said at the top of the loop
@@ -155,4 +157,20 @@ class Stream:
         if opening is not None:
             yield opening
         while (frame := await self.next(heartbeat_seconds)) is not END:
-            yield frame
+            if not isinstance(frame, bytes):
+                yield frame
+                continue
+            # SSE: the frames already waiting go out in one write (a burst of events to
+            # many streams costs a send per stream, not per event).
+            # Bounded: the npm client breaks on an event split across two reads, and a
+            # write much larger than a read is more likely to be split.
+            chunk, size = [frame], len(frame)
+            while size < MAX_CHUNK and not self._queue.empty():
+                waiting = self._queue.get_nowait()
+                if waiting is END:
+                    yield b"".join(chunk)
+                    return
+                if waiting is not _WAKE:
+                    chunk.append(waiting)
+                    size += len(waiting)
+            yield b"".join(chunk)
