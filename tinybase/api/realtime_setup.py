@@ -9,7 +9,6 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import record_shape
 from tinybase.data import Database
 from tinybase.realtime import EventRelay, RealtimeLimits, RealtimeService
-from tinybase.realtime.postgres import PostgresRelay
 from tinybase.realtime.relay import TableRelay
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config
@@ -55,5 +54,8 @@ def _relay(config: Config, db: Database) -> EventRelay | None:
     if not shared(config, db):
         return None
     if db.dialect == "postgresql":
+        # Deferred: psycopg is the `postgres` extra, absent from SQLite-only installs.
+        from tinybase.realtime.postgres import PostgresRelay
+
         return PostgresRelay(db)
     return TableRelay(db, poll_seconds=config.realtime_poll_seconds)
