@@ -25,6 +25,7 @@ SYSTEM_TABLES = {
     "_secret",
     "_record_api",
     "_schedule_run",
+    "_realtime_event",
 }
 
 

@@ -386,9 +386,11 @@ def test_no_route_answers_500_to_hostile_input(client, admin, things):
         url = template
         for key, value in names.items():
             url = url.replace("{" + key + "}", value)
-        for method in operations:
+        for method, operation in operations.items():
             if method not in ("get", "post", "patch", "put", "delete"):
                 continue
+            if "text/event-stream" in operation["responses"].get("200", {}).get("content", {}):
+                continue  # a stream that never ends: tests/realtime sends it these queries
             requests = (
                 [(query, None) for query in FUZZ_QUERIES]
                 if method == "get"

@@ -24,6 +24,7 @@ from tinybase.api.routes import (
     extensions,
     functions,
     health,
+    realtime,
     record_apis,
     schedules,
     settings,
@@ -100,6 +101,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         record_apis,
         schedules,
         transaction,
+        realtime,
         docs,
     ):
         app.include_router(module.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from tinybase.api.realtime_setup import build_realtime
 from tinybase.api.state import AppState
 from tinybase.auth.factory import build_auth_service
 from tinybase.collections.apis import serve_collections
@@ -87,8 +88,10 @@ def build_state(config: Config) -> AppState:
         storage=storage,
         uploads=Uploads(storage),
         file_cleanup=cleanup,
+        realtime=build_realtime(config, db, registry, catalog),
     )
     state.background.append(auth.revocation.run)
+    state.background.append(state.realtime.run)
     state.background.append(lambda: cleanup.run(registry.file_tables))
     try:
         state.functions = build_functions(

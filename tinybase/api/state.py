@@ -24,6 +24,7 @@ from tinybase.extensions.loader import Extensions
 from tinybase.functions.registry import FunctionSpec
 from tinybase.functions.service import Functions
 from tinybase.functions.transaction import FunctionTransaction
+from tinybase.realtime import RealtimeService
 from tinybase.records.changes import ChangeStream
 from tinybase.records.conflicts import ConflictBudget
 from tinybase.records.executor import DatabaseExecutor
@@ -72,6 +73,7 @@ class AppState:
     """The instance's schedules (admin API, CLI), built with the functions."""
     scheduler: Scheduler | None = None
     """This process's claim-and-run loop (a background task)."""
+    realtime: RealtimeService
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
     background: list[BackgroundTask] = field(default_factory=list, repr=False)
 

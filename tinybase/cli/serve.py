@@ -50,6 +50,9 @@ def serve(
         # child): the links they mail (password resets) must name this address, not the
         # default's port 8000.
         os.environ[environment_variable("public_url")] = listening_url(host, port)
+    if workers > 1 and config.realtime_shared is None:
+        # The workers share the database: realtime events must reach every one of them.
+        os.environ[environment_variable("realtime_shared")] = "true"
     uvicorn.run(
         APP_FACTORY,
         factory=True,

@@ -150,6 +150,8 @@ def record_api_config(name: str, options: Mapping[str, Any]) -> RecordApiConfig:
         update_access_rule=rules["update"],
         delete_access_rule=rules["delete"],
         autofill_missing_user_id_columns=True,
+        # Safe wherever someone may read: every event is checked against the read rule.
+        enable_subscriptions=Permission.READ in world | authenticated,
     )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "FunctionCall",
     "FunctionSchedule",
     "PasswordReset",
+    "RealtimeEvent",
     "Record",
     "RecordApi",
     "ScheduleRun",
@@ -226,3 +227,15 @@ class RecordApi(SQLModel, table=True):
     config: dict = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     created_at: datetime = _timestamp_field()
     updated_at: datetime = _timestamp_field()
+
+
+class RealtimeEvent(SQLModel, table=True):
+    """A realtime event on its way between processes (:mod:`tinybase.realtime.relay`):
+    kept a minute; ``seq`` is never reused (SQLite ``AUTOINCREMENT``)."""
+
+    __tablename__ = "_realtime_event"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: int | None = Field(default=None, primary_key=True)
+    payload: str = Field(sa_type=sa.Text, nullable=False)
+    created_at: float = Field(nullable=False)

@@ -203,6 +203,33 @@ class Config(BaseSettings):
         ge=0,
         description="On a graceful stop, how long queued hook events may still run, in seconds.",
     )
+    realtime_heartbeat_seconds: float = Field(
+        15.0, gt=0, description="Seconds of silence after which a realtime stream sends a ping."
+    )
+    realtime_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Events waiting for one realtime client; past this it is disconnected.",
+    )
+    realtime_max_connections: int = Field(
+        10_000, ge=1, description="Realtime connections one server process accepts at most."
+    )
+    realtime_max_connections_per_user: int = Field(
+        20, ge=1, description="Realtime connections of one user per server process, at most."
+    )
+    realtime_shared: bool | None = Field(
+        None,
+        description=(
+            "Carry realtime events between server processes (through the database): unset "
+            "means yes on PostgreSQL, and on SQLite when `tinybase serve --workers` > 1."
+        ),
+        examples=[True],
+    )
+    realtime_poll_seconds: float = Field(
+        0.02,
+        gt=0,
+        description="SQLite, several processes: how often each looks for the others' events.",
+    )
 
     @field_validator("log_level")
     @classmethod
