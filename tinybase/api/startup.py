@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from tinybase.api.state import AppState
 from tinybase.auth.factory import build_auth_service
@@ -13,13 +14,15 @@ from tinybase.data import database
 from tinybase.db.migrate import upgrade
 from tinybase.extensions.dispatch import Hooks
 from tinybase.extensions.hooks import collected_hooks
+from tinybase.functions.deploys import DeployStore
+from tinybase.functions.isolated import IsolatedFunctions, isolation_settings
 from tinybase.functions.loader import instance_hooks, load_functions
 from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor
 from tinybase.records.registry import RecordApiRegistry
 from tinybase.settings import Config, SettingsStore, settings
 
-__all__ = ["build_state"]
+__all__ = ["build_state", "work_path"]
 
 logger = logging.getLogger("tinybase.api")
 
@@ -72,9 +75,23 @@ def build_state(config: Config) -> AppState:
             bind_session=state.bind_function_session,
             timeout_seconds=config.function_timeout_seconds,
             threads=config.function_threads,
+            isolated=lambda registry: IsolatedFunctions(
+                registry,
+                isolation_settings(config),
+                folder=Path(config.functions_path).expanduser().resolve(),
+                work=work_path(config),
+                deploys=DeployStore(db).latest,
+            ),
             hooks=hooks,
         )
+        state.background.append(state.functions.isolated.run)
     except BaseException:
         state.close()
         raise
     return state
+
+
+def work_path(config: Config) -> Path:
+    """TinyBase's folder for function environments and deployed scripts."""
+    chosen = config.function_work_path or str(Path(config.functions_path) / ".tinybase")
+    return Path(chosen).expanduser().resolve()

@@ -28,7 +28,7 @@ __all__ = ["STATUSES", "CallFilter", "CallPage", "CallRecords"]
 STATUSES = ("running", "succeeded", "failed")
 TRIGGERS = ("manual", "schedule")
 _TABLE: sa.Table = FunctionCall.__table__  # type: ignore[attr-defined]
-_PUBLIC = [column for column in _TABLE.columns if column.key != "error_traceback"]
+_PUBLIC = [c for c in _TABLE.columns if c.key not in ("error_traceback", "output")]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ class CallRecords:
                 error_message=sa.bindparam("error_message"),
                 error_type=sa.bindparam("error_type"),
                 error_traceback=sa.bindparam("error_traceback"),
+                output=sa.bindparam("output"),
             )
         )
 
@@ -110,8 +111,9 @@ class CallRecords:
         error_message: str | None = None,
         error_type: str | None = None,
         error_traceback: str | None = None,
+        output: str | None = None,
     ) -> None:
-        """Write a call's outcome."""
+        """Write a call's outcome (``output``: what an isolated function printed)."""
         values = {
             "call_id": call_id,
             "status": status,
@@ -119,6 +121,7 @@ class CallRecords:
             "error_message": error_message,
             "error_type": error_type,
             "error_traceback": error_traceback,
+            "output": output,
         }
         await self._write(lambda: self._execute(self._update, values))
 
@@ -143,7 +146,7 @@ class CallRecords:
         return CallPage(rows, str(rows[-1]["id"]) if more else None)
 
     def get(self, call_id: str) -> dict[str, Any]:
-        """One call, with its traceback (a blocking read).
+        """One call, with its traceback and printed output (a blocking read).
 
         Raises:
             NotFoundError: no call has that id.

@@ -32,7 +32,8 @@ from tinybase.extensions.events import FunctionCallEvent, FunctionCompleteEvent
 from tinybase.extensions.hooks import HookKind
 from tinybase.functions.calls import CallRecords
 from tinybase.functions.context import Context, TriggerType
-from tinybase.functions.errors import FunctionError, FunctionTimeoutError
+from tinybase.functions.errors import FunctionError, FunctionTimeoutError, IsolatedCallError
+from tinybase.functions.isolated import IsolatedFunctionSpec
 from tinybase.functions.registry import FunctionSpec
 from tinybase.functions.transaction import FunctionSession, FunctionTransaction
 from tinybase.utils import utcnow, uuid7
@@ -147,6 +148,22 @@ class FunctionRunner:
         """
         spec.check_caller(principal)
         value = self.validate(spec, payload)
+        if isinstance(spec, IsolatedFunctionSpec):
+            assert spec.runtime is not None
+            with spec.runtime.manager.admit(spec, principal):  # 429 before it is a call
+                return await self._call(spec, value, principal, request, trigger_type, trigger_id)
+        return await self._call(spec, value, principal, request, trigger_type, trigger_id)
+
+    async def _call(
+        self,
+        spec: FunctionSpec,
+        payload: Any,
+        principal: Principal,
+        request: Any,
+        trigger_type: TriggerType,
+        trigger_id: uuid.UUID | None,
+    ) -> Any:
+        value = payload
         call_id, started = uuid7(), time.perf_counter()
         user_id = None if principal.user_id is None else uuid.UUID(principal.user_id)
         await self._before(spec, user_id, payload)
@@ -179,12 +196,17 @@ class FunctionRunner:
             request=request,
         )
         outcome: _Outcome | None = None
+        printed: str | None = None
         try:
-            output = await self._run(spec, ctx, value, transaction, session)
+            if isinstance(spec, IsolatedFunctionSpec):
+                output, printed = await self._run_isolated(spec, ctx, value, principal)
+            else:
+                output = await self._run(spec, ctx, value, transaction, session)
         except Exception as exc:
+            printed = getattr(exc, "printed", None)
             outcome = _outcome(exc)
         duration_ms = int((time.perf_counter() - started) * 1000)
-        await self._record(record, call_id, duration_ms, outcome)
+        await self._record(record, call_id, duration_ms, outcome, printed)
         self._after(spec, user_id, duration_ms, outcome)
         if outcome is not None:
             raise FunctionCallFailed(outcome.status, outcome.detail, outcome.error_type, call_id)
@@ -231,6 +253,18 @@ class FunctionRunner:
                     with anyio.CancelScope(shield=True):
                         await anyio.to_thread.run_sync(partial(transaction.finish, commit=False))
 
+    async def _run_isolated(
+        self, spec: IsolatedFunctionSpec, ctx: Context, value: Any, principal: Principal
+    ) -> tuple[Any, str | None]:
+        """An isolated function's call in a worker process (its own time limit: past it the
+        worker is killed)."""
+        assert spec.runtime is not None
+        try:
+            with anyio.fail_after(self.timeout_seconds):
+                return await spec.runtime.invoke(ctx, value, principal)
+        except TimeoutError:
+            raise FunctionTimeoutError(spec.name, self.timeout_seconds) from None
+
     async def _before(self, spec: FunctionSpec, user_id: uuid.UUID | None, payload: Any) -> None:
         hooks = self.hooks
         if hooks is not None and hooks.has(HookKind.FUNCTION_CALL, spec.name):
@@ -264,6 +298,7 @@ class FunctionRunner:
         call_id: uuid.UUID,
         duration_ms: int,
         outcome: _Outcome | None,
+        printed: str | None = None,
     ) -> None:
         await started
         await self._calls.ended(
@@ -273,6 +308,7 @@ class FunctionRunner:
             error_message=None if outcome is None else outcome.message,
             error_type=None if outcome is None else outcome.error_type,
             error_traceback=None if outcome is None else outcome.traceback,
+            output=printed or None,
         )
 
 
@@ -305,6 +341,10 @@ def _outcome(exc: Exception) -> _Outcome:
     """Map what a call raised to the caller's status and detail (the one place)."""
     error_type = type(exc).__name__
     trace = "".join(traceback.format_exception(exc))
+    if isinstance(exc, IsolatedCallError):
+        if exc.status >= 500:
+            logger.error("isolated function failed (%s): %s", exc.error_type, exc.message)
+        return _Outcome(exc.status, exc.detail, exc.error_type, exc.message, exc.remote_traceback)
     if isinstance(exc, FunctionError):
         return _Outcome(exc.status_code, exc.detail, error_type, str(exc.detail), trace)
     if isinstance(exc, FunctionTimeoutError):

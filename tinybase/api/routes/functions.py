@@ -57,8 +57,8 @@ async def read_function(name: str, state: State, principal: CurrentPrincipal) ->
     spec.check_caller(principal)
     return {
         **spec.public(),
-        "input_schema": spec.input_adapter.json_schema(),
-        "output_schema": spec.output_adapter.json_schema(),
+        "input_schema": spec.json_schema("input"),
+        "output_schema": spec.json_schema("output"),
     }
 
 
@@ -77,15 +77,17 @@ async def call_function(request: Request) -> Response:
 
 @admin_router.get("")
 async def list_all_functions(state: State, _admin: AdminUser) -> dict[str, Any]:
-    """Every function (with the module that registered it) and every function module that
-    failed to import at start-up (file, error, traceback)."""
+    """Every function (with its kind and the module or script that registered it), every
+    function module that failed to import at start-up (file, error, traceback), and every
+    isolated function script with its state (preparing, ready, failed with its error)."""
     functions = _functions(state)
     return {
         "functions": [
-            {**spec.public(), "module": spec.module, "place": spec.place}
+            {**spec.public(), "kind": spec.kind, "module": spec.module, "place": spec.place}
             for spec in sorted(functions.registry, key=lambda spec: spec.name)
         ],
         "failures": [failure.public() for failure in functions.load.failures],
+        "scripts": functions.isolated.listing(),
     }
 
 

@@ -1,0 +1,581 @@
+"""Isolated functions: ``tinybase_sdk`` scripts, each run in warm worker processes of its
+own uv environment, served through the same registry, runner and routes as in-process ones.
+
+:class:`IsolatedFunctions` (``Functions.isolated``) finds the scripts of ``functions_path``
+(a ``.py`` file with a ``# /// script`` block) and the versions deployed over HTTP, prepares
+each in the background (uv, then a first worker that reports the metadata), and puts it in
+the registry once ready: meanwhile its name answers 503. It watches the folder (a poll
+every second: one ``stat`` per file) and the deployed versions, so a change is served
+within seconds, without a restart. A script that fails is listed with its error for admins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from tinybase.auth.principal import Principal
+from tinybase.errors import ValidationError
+from tinybase.functions.call_tokens import CallTokens
+from tinybase.functions.context import Context
+from tinybase.functions.environments import prepare_environment
+from tinybase.functions.errors import DuplicateFunctionError, FunctionBusyError, IsolatedCallError
+from tinybase.functions.loader import is_sdk_script
+from tinybase.functions.registry import FunctionRegistry, FunctionSpec
+from tinybase.functions.scripts import ScriptError
+from tinybase.functions.workers import (
+    ApiDispatch,
+    Worker,
+    WorkerDied,
+    WorkerPool,
+    WorkerStartError,
+    worker_environment,
+)
+from tinybase.utils import AuthLevel
+
+__all__ = [
+    "IsolatedFunction",
+    "IsolatedFunctionSpec",
+    "IsolatedFunctions",
+    "IsolationSettings",
+    "ScriptEntry",
+    "isolation_settings",
+]
+
+logger = logging.getLogger("tinybase.functions")
+_COMPONENT_REF = "#/components/schemas/"
+
+
+@dataclass(frozen=True)
+class IsolationSettings:
+    """The limits and environment of isolated functions (from the ``function_*`` config)."""
+
+    timeout_seconds: float = 30.0
+    workers_max: int = 4
+    idle_seconds: float = 300.0
+    start_seconds: float = 60.0
+    memory_mb: int | None = 1024
+    max_concurrent_calls: int = 64
+    max_calls_per_user: int = 32
+    max_result_bytes: int = 1_048_576
+    output_limit_chars: int = 65_536
+    prepare_seconds: float = 600.0
+    env_allow: tuple[str, ...] = ()
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    watch: bool = True
+    deploy_poll_seconds: float = 2.0
+
+
+@dataclass(frozen=True, eq=False)
+class IsolatedFunctionSpec(FunctionSpec):
+    """A registry entry for an isolated function (its metadata came from the script)."""
+
+    file: str = ""
+    schemas: dict[str, Any] = field(default_factory=dict)
+    runtime: IsolatedFunction | None = None
+
+    kind = "isolated"
+
+    @property
+    def module(self) -> str:
+        return self.file
+
+    @property
+    def place(self) -> str:
+        return self.file
+
+    def json_schema(self, role: str, ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+        text = json.dumps(self.schemas[f"{role}_schema"])
+        if ref_template != "#/$defs/{model}":
+            text = text.replace('"#/$defs/', json.dumps(ref_template.split("{model}")[0])[:-1])
+        return json.loads(text)
+
+    def model_name(self, role: str) -> str | None:
+        return self.schemas.get(f"{role}_model")
+
+
+class IsolatedFunction:
+    """One ready isolated function: its environment's interpreter, script and workers."""
+
+    def __init__(
+        self,
+        name: str,
+        python: Path,
+        script: Path,
+        settings: IsolationSettings,
+        manager: IsolatedFunctions,
+    ) -> None:
+        self.name = name
+        self.python = python
+        self.script = script
+        self._settings = settings
+        self.manager = manager
+        self.pool = WorkerPool(
+            self.start_worker, max_workers=settings.workers_max, idle_seconds=settings.idle_seconds
+        )
+        self.running = 0
+
+    async def start_worker(self) -> Worker:
+        settings = self._settings
+        allowed = {n: v for n in settings.env_allow if (v := os.environ.get(n)) is not None}
+        secrets = settings.secrets.get(self.name, {})
+        memory = None if settings.memory_mb is None else settings.memory_mb * 1024 * 1024
+        return await Worker.start(
+            self.name,
+            self.python,
+            self.script,
+            environment=lambda home: worker_environment(allowed, secrets, home),
+            memory_bytes=memory,
+            output_limit=settings.output_limit_chars,
+            start_seconds=settings.start_seconds,
+        )
+
+    async def invoke(
+        self, ctx: Context, payload: Any, principal: Principal
+    ) -> tuple[Any, str | None]:
+        """Run one call in a worker: its output and what it printed.
+
+        Raises:
+            ValidationError: the payload does not fit the function's input model (422).
+            IsolatedCallError: the function raised, the worker died or ran out of memory.
+        """
+        manager, settings = self.manager, self._settings
+        token = manager.tokens.issue(principal, seconds=settings.timeout_seconds)
+        worker: Worker | None = None
+        healthy = False
+        try:
+            worker = await self.pool.acquire()
+            message = {
+                "type": "call",
+                "id": str(ctx.request_id),
+                "token": token,
+                "payload": payload,
+                "max_result_bytes": settings.max_result_bytes,
+                "context": {
+                    "function_name": self.name,
+                    "request_id": str(ctx.request_id),
+                    "user_id": None if ctx.user_id is None else str(ctx.user_id),
+                    "is_admin": ctx.is_admin,
+                    "trigger_type": ctx.trigger_type,
+                },
+            }
+            try:
+                result = await worker.call(message, manager.dispatch)
+            except WorkerDied as exc:
+                raise IsolatedCallError(
+                    500,
+                    "The function's worker process died during the call",
+                    error_type="WorkerDied",
+                    message=f"the worker process died during the call: {exc}",
+                ) from None
+            healthy = result.get("kind") != "memory"
+            return _result(self.name, result, settings)
+        except WorkerStartError as exc:
+            raise IsolatedCallError(
+                500,
+                "Internal server error",
+                error_type="WorkerStartError",
+                message=str(exc),
+                remote_traceback=exc.traceback,
+            ) from None
+        finally:
+            manager.tokens.revoke(token)  # refused from now on, even by a lingering worker
+            if worker is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.pool.release(worker, healthy=healthy)
+
+
+def _result(name: str, result: dict[str, Any], settings: IsolationSettings) -> tuple[Any, str]:
+    """The output of a worker's ``result`` frame, or the error it reports."""
+    printed = result.get("printed") or ""
+    if result.get("ok"):
+        return result.get("value"), printed
+    kind = result.get("kind")
+    if kind == "invalid":
+        raise ValidationError(result["errors"])
+    if kind == "refused":
+        status, detail = result["status"], result["detail"]
+    elif kind == "memory":
+        status, detail = (
+            500,
+            f"Function {name!r} ran past its memory limit ({settings.memory_mb} MiB)",
+        )
+    elif kind == "too_large":
+        status, detail = (
+            500,
+            f"Function {name!r} returned a result past {settings.max_result_bytes} bytes",
+        )
+    else:
+        status, detail = 500, "Internal server error"
+    raise IsolatedCallError(
+        status,
+        detail,
+        error_type=result.get("error_type", "Error"),
+        message=result.get("message") or str(detail),
+        remote_traceback=result.get("traceback"),
+        printed=printed,
+    )
+
+
+@dataclass
+class ScriptEntry:
+    """One script source (a file of the folder, or a deployed version) and its state."""
+
+    key: str
+    path: Path
+    origin: str
+    name: str
+    state: str = "preparing"
+    error: str | None = None
+    traceback: str | None = None
+    digest: str = ""
+    stamp: tuple[int, int] | None = None
+    version: int | None = None
+    function: IsolatedFunction | None = None
+    task: asyncio.Task[None] | None = None
+    prepared_seconds: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": "isolated",
+            "origin": self.origin,
+            "file": str(self.path),
+            "state": self.state,
+            "error": self.error,
+            "traceback": self.traceback,
+            "version": self.version,
+            "prepared_seconds": self.prepared_seconds,
+        }
+
+
+class IsolatedFunctions:
+    """An instance's isolated functions (see the module docstring).
+
+    Args:
+        registry: the instance's registry (ready functions are put there).
+        settings: limits and environment.
+        folder: ``functions_path``.
+        work: where environment scripts, the SDK wheel and deployed scripts go.
+        deploys: reads deployed versions (None: no deploys).
+    """
+
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        settings: IsolationSettings,
+        *,
+        folder: Path,
+        work: Path,
+        deploys: Callable[[], dict[str, tuple[int, str | None]]] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.folder = folder
+        self.work = work
+        self._deploys = deploys
+        self.tokens = CallTokens()
+        self.entries: dict[str, ScriptEntry] = {}
+        self._user_calls: dict[str | None, int] = {}
+        self._uv = asyncio.Semaphore(2)
+        self._dispatch: ApiDispatch | None = None
+
+    def bind_api(self, dispatch: ApiDispatch) -> None:
+        """Answer workers' API requests with ``dispatch`` (the app, as the caller)."""
+        self._dispatch = dispatch
+
+    async def dispatch(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self._dispatch is not None, "bind_api() first"
+        return await self._dispatch(request)
+
+    # Calls --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def admit(self, spec: IsolatedFunctionSpec, principal: Principal) -> Any:
+        """Hold a call slot of the function and of the caller.
+
+        Raises:
+            FunctionBusyError: past ``max_concurrent_calls`` or ``max_calls_per_user``.
+        """
+        function = spec.runtime
+        assert function is not None
+        settings, user = self.settings, principal.user_id
+        if function.running >= settings.max_concurrent_calls:
+            raise FunctionBusyError(f"Function {spec.name!r} has too many calls running")
+        if self._user_calls.get(user, 0) >= settings.max_calls_per_user:
+            raise FunctionBusyError("Too many function calls of yours are running")
+        function.running += 1
+        self._user_calls[user] = self._user_calls.get(user, 0) + 1
+        try:
+            yield
+        finally:
+            function.running -= 1
+            left = self._user_calls[user] - 1
+            if left:
+                self._user_calls[user] = left
+            else:
+                del self._user_calls[user]
+
+    # Discovery ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Prepare every script, then follow changes until cancelled (a background task);
+        on the way out, every worker is killed."""
+        try:
+            await self.sync()
+            while True:
+                await anyio.sleep(1.0)
+                if self.settings.watch:
+                    await self.sync_folder()
+                await self._reap()
+                await self._maybe_sync_deploys()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.close()
+
+    async def sync(self) -> None:
+        """Look at the folder and the deployed versions once (start-up, CLI)."""
+        await self.sync_folder()
+        await self.sync_deploys()
+
+    async def wait_ready(self) -> None:
+        """Wait until nothing is being prepared."""
+        while tasks := [e.task for e in self.entries.values() if e.task and not e.task.done()]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    _last_deploy_poll = 0.0
+
+    async def _maybe_sync_deploys(self) -> None:
+        if time.monotonic() - self._last_deploy_poll >= self.settings.deploy_poll_seconds:
+            await self.sync_deploys()
+
+    async def sync_folder(self) -> None:
+        """Prepare added and changed scripts of the folder, drop removed ones."""
+        found = await anyio.to_thread.run_sync(_scan, self.folder)
+        keys = set()
+        for path, stamp in found.items():
+            key = f"folder:{path.stem}"
+            keys.add(key)
+            entry = self.entries.get(key)
+            if entry is not None and entry.stamp == stamp:
+                continue
+            source = await anyio.to_thread.run_sync(_read, path)
+            if source is None or not is_sdk_script(source):
+                if entry is not None:
+                    await self._drop(entry)
+                keys.discard(key)
+                continue
+            digest = hashlib.sha256(source.encode()).hexdigest()
+            if entry is not None and entry.digest == digest:
+                entry.stamp = stamp
+                continue
+            entry = entry or ScriptEntry(key=key, path=path, origin="folder", name=path.stem)
+            entry.stamp, entry.digest = stamp, digest
+            self._schedule(entry, source)
+        for key in [k for k, e in self.entries.items() if e.origin == "folder" and k not in keys]:
+            await self._drop(self.entries[key])
+
+    async def sync_deploys(self) -> None:
+        """Serve the latest deployed version of each function."""
+        self._last_deploy_poll = time.monotonic()
+        if self._deploys is None:
+            return
+        try:
+            latest = await anyio.to_thread.run_sync(self._deploys)
+        except Exception:
+            logger.warning("reading the deployed function versions failed", exc_info=True)
+            return
+        for name, (version, source) in latest.items():
+            key = f"deployed:{name}"
+            entry = self.entries.get(key)
+            if entry is not None and entry.version == version:
+                continue
+            if source is None:
+                if entry is not None:
+                    await self._drop(entry)
+                continue
+            path = self.work / "deployed" / f"{name}.py"
+            await anyio.to_thread.run_sync(_write, path, source)
+            entry = entry or ScriptEntry(key=key, path=path, origin="deployed", name=name)
+            entry.version, entry.digest = version, hashlib.sha256(source.encode()).hexdigest()
+            self._schedule(entry, source)
+
+    def _schedule(self, entry: ScriptEntry, source: str) -> None:
+        if entry.task is not None and not entry.task.done():
+            entry.task.cancel()
+        self.entries[entry.key] = entry
+        entry.state, entry.error, entry.traceback = "preparing", None, None
+        if entry.function is None or entry.function.name == entry.name:
+            self.registry.preparing(entry.name)
+        entry.task = asyncio.ensure_future(self._prepare(entry, source, entry.function))
+
+    async def _prepare(
+        self, entry: ScriptEntry, source: str, previous: IsolatedFunction | None
+    ) -> None:
+        started = time.perf_counter()
+        if previous is not None:
+            entry.function = None
+            if previous.name != entry.name:
+                self.registry.remove(previous.name)
+            await previous.pool.close()
+        try:
+            function = await self._load(entry, source)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            entry.state = "failed"
+            entry.error = "".join(traceback.format_exception_only(exc)).strip()
+            entry.traceback = getattr(exc, "traceback", None)
+            self.registry.remove(entry.name)
+            logger.error("function script %s failed: %s", entry.path, entry.error)
+            return
+        entry.function, entry.state = function, "ready"
+        entry.prepared_seconds = round(time.perf_counter() - started, 3)
+        logger.info("function %s ready (%s)", function.name, entry.path)
+
+    async def _load(self, entry: ScriptEntry, source: str) -> IsolatedFunction:
+        key = entry.key.replace(":", "-")
+        async with self._uv:
+            python = await anyio.to_thread.run_sync(
+                lambda: prepare_environment(
+                    key,
+                    source,
+                    work=self.work,
+                    cwd=self.folder if self.folder.is_dir() else self.work,
+                    timeout=self.settings.prepare_seconds,
+                )
+            )
+        function = IsolatedFunction(entry.name, python, entry.path, self.settings, self)
+        worker = await function.start_worker()
+        metadata = worker.metadata
+        name = metadata["name"]
+        try:
+            self._check_name(entry, name)
+        except Exception:
+            await worker.kill()
+            raise
+        if name != entry.name:
+            self.registry.remove(entry.name)
+            entry.name = name
+        function.name = name
+        function.pool.add(worker)
+        try:
+            self.registry.put(_spec(function, metadata, entry.path))
+        except DuplicateFunctionError:
+            await function.pool.kill_all()
+            raise
+        return function
+
+    def _check_name(self, entry: ScriptEntry, name: str) -> None:
+        if entry.origin == "deployed" and name != entry.name:
+            raise ScriptError(f"the script registers {name!r}, not {entry.name!r}")
+        for other in self.entries.values():
+            if other is not entry and other.state == "ready" and other.name == name:
+                raise DuplicateFunctionError(
+                    f"two functions are named {name!r}: {other.path} and {entry.path}"
+                )
+
+    async def _drop(self, entry: ScriptEntry) -> None:
+        if entry.task is not None and not entry.task.done():
+            entry.task.cancel()
+        self.entries.pop(entry.key, None)
+        self.registry.remove(entry.name)
+        if entry.function is not None:
+            await entry.function.pool.close()
+
+    async def _reap(self) -> None:
+        for entry in list(self.entries.values()):
+            if entry.function is not None:
+                await entry.function.pool.reap()
+
+    async def close(self) -> None:
+        """Stop preparing and kill every worker."""
+        for entry in self.entries.values():
+            if entry.task is not None and not entry.task.done():
+                entry.task.cancel()
+        pools = [e.function.pool for e in self.entries.values() if e.function is not None]
+        await asyncio.gather(*(pool.kill_all() for pool in pools), return_exceptions=True)
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every script and its state, for admins."""
+        return [entry.public() for entry in sorted(self.entries.values(), key=lambda e: e.name)]
+
+
+def _spec(function: IsolatedFunction, metadata: dict[str, Any], path: Path) -> IsolatedFunctionSpec:
+    async def handler(ctx: Context, payload: Any) -> Any:  # never called: see the runner
+        raise NotImplementedError
+
+    return IsolatedFunctionSpec(
+        name=function.name,
+        handler=handler,
+        description=metadata.get("description"),
+        auth=AuthLevel(metadata.get("auth", "auth")),
+        tags=tuple(metadata.get("tags") or ()),
+        input_type=Any,
+        output_type=Any,
+        is_async=True,
+        file=str(path),
+        schemas=metadata,
+        runtime=function,
+    )
+
+
+def _scan(folder: Path) -> dict[Path, tuple[int, int]]:
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found[path] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _write(path: Path, source: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text(encoding="utf-8") != source:
+        path.write_text(source, encoding="utf-8")
+
+
+def isolation_settings(config: Any) -> IsolationSettings:
+    """The :class:`IsolationSettings` of a :class:`~tinybase.settings.Config`."""
+    return IsolationSettings(
+        timeout_seconds=config.function_timeout_seconds,
+        workers_max=config.function_workers_max,
+        idle_seconds=config.function_worker_idle_seconds,
+        start_seconds=config.function_worker_start_seconds,
+        memory_mb=config.function_memory_limit_mb,
+        max_concurrent_calls=config.function_max_concurrent_calls,
+        max_calls_per_user=config.function_max_calls_per_user,
+        max_result_bytes=config.function_max_result_bytes,
+        output_limit_chars=config.function_output_limit_chars,
+        prepare_seconds=config.function_prepare_seconds,
+        env_allow=tuple(config.function_env_allow),
+        secrets=dict(config.function_secrets),
+        watch=config.function_watch,
+        deploy_poll_seconds=config.function_deploy_poll_seconds,
+    )
