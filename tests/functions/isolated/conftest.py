@@ -85,7 +85,7 @@ def sdk_admin(sdk_client: TestClient) -> TestUser:
 
 @pytest.fixture
 def sdk_user(sdk_client: TestClient) -> TestUser:
+    """A new normal user (created directly: registration is rate-limited per address)."""
     email = f"sdk-user{next(_emails)}@example.com"
-    response = sdk_client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
+    sdk_client.app.state.tinybase.users.create_user(email=email, password=PASSWORD)
     return login(sdk_client, email)
