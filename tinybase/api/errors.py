@@ -22,7 +22,7 @@ logger = logging.getLogger("tinybase.api")
 
 async def _tinybase_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TinyBaseError)
-    if exc.status_code >= 500:
+    if exc.status_code >= 500 and exc.status_code != 503:  # a 503 is "retry", not a bug
         logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

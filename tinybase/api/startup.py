@@ -80,7 +80,7 @@ def build_state(config: Config) -> AppState:
                 isolation_settings(config),
                 folder=Path(config.functions_path).expanduser().resolve(),
                 work=work_path(config),
-                deploys=DeployStore(db).latest,
+                deploys=DeployStore(db),
             ),
             hooks=hooks,
         )

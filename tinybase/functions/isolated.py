@@ -11,6 +11,7 @@ within seconds, without a restart. A script that fails is listed with its error 
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import hashlib
@@ -19,8 +20,8 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,14 @@ import anyio
 import anyio.to_thread
 
 from tinybase.auth.principal import Principal
-from tinybase.errors import ValidationError
+from tinybase.errors import ConflictError, NotFoundError, ValidationError
 from tinybase.functions.call_tokens import CallTokens
 from tinybase.functions.context import Context
-from tinybase.functions.environments import prepare_environment
+from tinybase.functions.deploys import DeployStore
+from tinybase.functions.environments import PrepareError, prepare_environment
 from tinybase.functions.errors import DuplicateFunctionError, FunctionBusyError, IsolatedCallError
 from tinybase.functions.loader import is_sdk_script
-from tinybase.functions.registry import FunctionRegistry, FunctionSpec
+from tinybase.functions.registry import FunctionRegistry, FunctionSpec, check_function_name
 from tinybase.functions.scripts import ScriptError
 from tinybase.functions.workers import (
     ApiDispatch,
@@ -270,7 +272,7 @@ class IsolatedFunctions:
         settings: limits and environment.
         folder: ``functions_path``.
         work: where environment scripts, the SDK wheel and deployed scripts go.
-        deploys: reads deployed versions (None: no deploys).
+        deploys: the deployed versions (None: no deploys).
     """
 
     def __init__(
@@ -280,17 +282,18 @@ class IsolatedFunctions:
         *,
         folder: Path,
         work: Path,
-        deploys: Callable[[], dict[str, tuple[int, str | None]]] | None = None,
+        deploys: DeployStore | None = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
         self.folder = folder
         self.work = work
-        self._deploys = deploys
+        self.deploys = deploys
         self.tokens = CallTokens()
         self.entries: dict[str, ScriptEntry] = {}
         self._user_calls: dict[str | None, int] = {}
         self._uv = asyncio.Semaphore(2)
+        self._deploy_sync = asyncio.Lock()
         self._dispatch: ApiDispatch | None = None
 
     def bind_api(self, dispatch: ApiDispatch) -> None:
@@ -391,13 +394,17 @@ class IsolatedFunctions:
     async def sync_deploys(self) -> None:
         """Serve the latest deployed version of each function."""
         self._last_deploy_poll = time.monotonic()
-        if self._deploys is None:
+        if self.deploys is None:
             return
-        try:
-            latest = await anyio.to_thread.run_sync(self._deploys)
-        except Exception:
-            logger.warning("reading the deployed function versions failed", exc_info=True)
-            return
+        async with self._deploy_sync:  # one at a time: the poll and a deploy may overlap
+            try:
+                latest = await anyio.to_thread.run_sync(self.deploys.latest)
+            except Exception:
+                logger.warning("reading the deployed function versions failed", exc_info=True)
+                return
+            await self._serve_deploys(latest)
+
+    async def _serve_deploys(self, latest: dict[str, tuple[int, str | None]]) -> None:
         for name, (version, source) in latest.items():
             key = f"deployed:{name}"
             entry = self.entries.get(key)
@@ -447,18 +454,7 @@ class IsolatedFunctions:
         logger.info("function %s ready (%s)", function.name, entry.path)
 
     async def _load(self, entry: ScriptEntry, source: str) -> IsolatedFunction:
-        key = entry.key.replace(":", "-")
-        async with self._uv:
-            python = await anyio.to_thread.run_sync(
-                lambda: prepare_environment(
-                    key,
-                    source,
-                    work=self.work,
-                    cwd=self.folder if self.folder.is_dir() else self.work,
-                    timeout=self.settings.prepare_seconds,
-                )
-            )
-        function = IsolatedFunction(entry.name, python, entry.path, self.settings, self)
+        function = await self._environment(entry, source)
         worker = await function.start_worker()
         metadata = worker.metadata
         name = metadata["name"]
@@ -478,6 +474,21 @@ class IsolatedFunctions:
             await function.pool.kill_all()
             raise
         return function
+
+    async def _environment(self, entry: ScriptEntry, source: str) -> IsolatedFunction:
+        """Prepare the environment of ``entry``'s script (uv, in a worker thread)."""
+        key = entry.key.replace(":", "-")
+        async with self._uv:
+            python = await anyio.to_thread.run_sync(
+                lambda: prepare_environment(
+                    key,
+                    source,
+                    work=self.work,
+                    cwd=self.folder if self.folder.is_dir() else self.work,
+                    timeout=self.settings.prepare_seconds,
+                )
+            )
+        return IsolatedFunction(entry.name, python, entry.path, self.settings, self)
 
     def _check_name(self, entry: ScriptEntry, name: str) -> None:
         if entry.origin == "deployed" and name != entry.name:
@@ -503,11 +514,88 @@ class IsolatedFunctions:
 
     async def close(self) -> None:
         """Stop preparing and kill every worker."""
-        for entry in self.entries.values():
-            if entry.task is not None and not entry.task.done():
-                entry.task.cancel()
+        tasks = [e.task for e in self.entries.values() if e.task and not e.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         pools = [e.function.pool for e in self.entries.values() if e.function is not None]
         await asyncio.gather(*(pool.kill_all() for pool in pools), return_exceptions=True)
+
+    # Deploys ------------------------------------------------------------------------
+
+    async def deploy(
+        self, name: str, source: str, *, user_id: str | None, note: str | None = None
+    ) -> dict[str, Any]:
+        """Validate a script and make it the newest deployed version of ``name``; this
+        process serves it at once, the others within ``function_deploy_poll_seconds``.
+
+        Raises:
+            ValidationError: it does not parse, has no valid metadata block, its environment
+                cannot be prepared, it fails to load, or it registers another name (422).
+            ConflictError: an in-process function has the name.
+        """
+        check_function_name(name)
+        existing = self.registry.find(name)
+        if existing is not None and existing.kind == "python":
+            raise ConflictError(f"Function {name!r} is an in-process function")
+        for entry in self.entries.values():
+            if entry.origin == "folder" and entry.name == name and entry.state != "failed":
+                raise ConflictError(f"Function {name!r} is a script of {self.folder}")
+        await self._validate(name, source)
+        assert self.deploys is not None
+        row = await anyio.to_thread.run_sync(
+            partial(self.deploys.add, name, source, user_id=user_id, note=note)
+        )
+        await self.sync_deploys()
+        entry = self.entries.get(f"deployed:{name}")
+        if entry is not None and entry.task is not None:
+            await asyncio.gather(entry.task, return_exceptions=True)
+        return row
+
+    async def rollback(self, name: str, version: int, *, user_id: str | None) -> dict[str, Any]:
+        """Deploy an older version's source again, as a new version.
+
+        Raises:
+            NotFoundError: no such version.
+        """
+        assert self.deploys is not None
+        source = await anyio.to_thread.run_sync(self.deploys.source, name, version)
+        return await self.deploy(name, source, user_id=user_id, note=f"rollback to {version}")
+
+    async def undeploy(self, name: str, *, user_id: str | None) -> dict[str, Any]:
+        """Stop serving the deployed function ``name`` (a removal version).
+
+        Raises:
+            NotFoundError: ``name`` is not deployed.
+        """
+        assert self.deploys is not None
+        latest = await anyio.to_thread.run_sync(self.deploys.latest)
+        if latest.get(name, (0, None))[1] is None:
+            raise NotFoundError(f"Function {name!r} is not deployed")
+        row = await anyio.to_thread.run_sync(
+            partial(self.deploys.add, name, None, user_id=user_id, note="removed")
+        )
+        await self.sync_deploys()
+        return row
+
+    async def _validate(self, name: str, source: str) -> None:
+        try:
+            ast.parse(source)
+        except SyntaxError as exc:
+            raise ValidationError.for_field("source", f"line {exc.lineno}: {exc.msg}") from None
+        path = self.work / "staging" / f"{name}.py"
+        await anyio.to_thread.run_sync(_write, path, source)
+        entry = ScriptEntry(key=f"deployed:{name}", path=path, origin="deployed", name=name)
+        try:
+            function = await self._environment(entry, source)
+            worker = await function.start_worker()
+        except (ScriptError, PrepareError, WorkerStartError) as exc:
+            raise ValidationError.for_field("source", str(exc)) from None
+        await worker.kill()
+        registered = worker.metadata["name"]
+        if registered != name:
+            message = f"the script registers {registered!r}, not {name!r}"
+            raise ValidationError.for_field("source", message)
 
     def listing(self) -> list[dict[str, Any]]:
         """Every script and its state, for admins."""

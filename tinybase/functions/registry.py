@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from tinybase.auth.principal import Principal
-from tinybase.errors import AuthenticationError, PermissionDeniedError
+from tinybase.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from tinybase.functions.errors import (
     DuplicateFunctionError,
     FunctionPreparingError,
@@ -30,6 +30,7 @@ from tinybase.utils import AuthLevel
 __all__ = [
     "FunctionRegistry",
     "FunctionSpec",
+    "check_function_name",
     "collected_functions",
     "register",
 ]
@@ -234,6 +235,18 @@ def _check_name(name: str) -> None:
     # The name is a URL path segment and part of OpenAPI ids: keep it plain.
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
         raise ValueError(f"a function name is 1-100 of A-Z a-z 0-9 _ -, not {name!r}")
+
+
+def check_function_name(name: str) -> None:
+    """Check a function name given over HTTP (a deploy).
+
+    Raises:
+        ValidationError: not 1-100 of A-Z a-z 0-9 _ - (422).
+    """
+    try:
+        _check_name(name)
+    except ValueError as exc:
+        raise ValidationError.for_field("name", str(exc)) from None
 
 
 class FunctionRegistry:

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 from tinybase_sdk import protocol
 
@@ -72,6 +73,7 @@ class Worker:
         self.last_used = time.monotonic()
         self.calls = 0
         self._reader: asyncio.StreamReader | None = None
+        self._read_pipe: asyncio.BaseTransport | None = None
         self._writer: asyncio.WriteTransport | None = None
         self._home: str | None = None
         self._drain: asyncio.Task[None] | None = None
@@ -148,7 +150,7 @@ class Worker:
                 resource.prlimit(self.process.pid, resource.RLIMIT_AS, (memory_bytes,) * 2)
         loop = asyncio.get_running_loop()
         self._reader = asyncio.StreamReader(limit=protocol.MAX_FRAME_BYTES)
-        await loop.connect_read_pipe(
+        self._read_pipe, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(self._reader), os.fdopen(from_child, "rb", 0)
         )
         self._writer, _ = await loop.connect_write_pipe(
@@ -213,11 +215,13 @@ class Worker:
             self.send(await dispatch(frame))
 
     async def kill(self) -> None:
-        """Kill the process group (at once) and reap it; remove its directory."""
+        """Kill the process group (at once) and reap it; remove its directory. Shielded:
+        a cancelled caller must not leave the process running."""
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-        await self._finish()
+        with anyio.CancelScope(shield=True):
+            await self._finish()
 
     async def stop(self, grace: float = 2.0) -> None:
         """Close its pipe (it exits on its own), then kill it if it lingers."""
@@ -234,6 +238,8 @@ class Worker:
             await self.process.wait()
         if self._writer is not None:
             self._writer.close()
+        if self._read_pipe is not None:
+            self._read_pipe.close()
         if self._drain is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._drain, 2)
@@ -317,11 +323,13 @@ class WorkerPool:
         idle, self._idle = self._idle, []
         for worker in idle:
             self._all.discard(worker)
-        await asyncio.gather(*(worker.stop() for worker in idle))
+        with anyio.CancelScope(shield=True):
+            await asyncio.gather(*(worker.stop() for worker in idle))
 
     async def kill_all(self) -> None:
         """Kill every worker, busy ones included (shutdown)."""
         self.closed = True
         workers, self._idle = list(self._all), []
         self._all.clear()
-        await asyncio.gather(*(worker.kill() for worker in workers))
+        with anyio.CancelScope(shield=True):
+            await asyncio.gather(*(worker.kill() for worker in workers))
