@@ -118,6 +118,7 @@ class Config(BaseSettings):
     )
     function_memory_limit_mb: int | None = Field(
         1024,
+        examples=[1024],
         ge=64,
         description="Isolated functions: address-space limit of a worker, in MiB "
         "(RLIMIT_AS; unset: none).",
@@ -156,6 +157,7 @@ class Config(BaseSettings):
         None,
         description="TinyBase's folder for function environments and deployed scripts "
         "(unset: <functions_path>/.tinybase).",
+        examples=["/var/lib/tinybase/functions"],
     )
     scheduler_enabled: bool = Field(True, description="Run scheduled functions in this process.")
     scheduler_interval_seconds: int = Field(
