@@ -294,6 +294,9 @@ class IsolatedFunctions:
         self._user_calls: dict[str | None, int] = {}
         self._uv = asyncio.Semaphore(2)
         self._deploy_sync = asyncio.Lock()
+        self._folder_sync = asyncio.Lock()
+        self.synced = asyncio.Event()
+        """Set once the folder and the deployed versions were first looked at."""
         self._dispatch: ApiDispatch | None = None
 
     def bind_api(self, dispatch: ApiDispatch) -> None:
@@ -339,6 +342,7 @@ class IsolatedFunctions:
         on the way out, every worker is killed."""
         try:
             await self.sync()
+            self.synced.set()
             while True:
                 await anyio.sleep(1.0)
                 if self.settings.watch:
@@ -367,6 +371,10 @@ class IsolatedFunctions:
 
     async def sync_folder(self) -> None:
         """Prepare added and changed scripts of the folder, drop removed ones."""
+        async with self._folder_sync:
+            await self._sync_folder()
+
+    async def _sync_folder(self) -> None:
         found = await anyio.to_thread.run_sync(_scan, self.folder)
         keys = set()
         for path, stamp in found.items():

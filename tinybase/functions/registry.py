@@ -114,8 +114,8 @@ class FunctionSpec:
             AuthenticationError: an ``auth`` or ``admin`` function, called anonymously.
             PermissionDeniedError: an ``admin`` function, called by a normal user.
         """
-        if self.auth is AuthLevel.PUBLIC:
-            return
+        if self.auth is AuthLevel.PUBLIC or principal.is_admin:
+            return  # an admin without a user id is TinyBase itself (the CLI, schedules)
         if not principal.is_authenticated:
             raise AuthenticationError()
         if self.auth is AuthLevel.ADMIN and not principal.is_admin:
@@ -126,8 +126,8 @@ class FunctionSpec:
         if self.auth is AuthLevel.PUBLIC:
             return True
         if self.auth is AuthLevel.AUTH:
-            return principal.is_authenticated
-        return principal.is_authenticated and principal.is_admin
+            return principal.is_authenticated or principal.is_admin
+        return principal.is_admin
 
 
 _collected: list[FunctionSpec] = []
