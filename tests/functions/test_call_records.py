@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,7 +13,14 @@ from tests.api.helpers import TestUser
 from tinybase.utils import utcnow
 
 MODULE = """
+    import time
+
     from tinybase.functions import register
+
+    @register(name="wait", auth="public")
+    def wait(ctx) -> dict:
+        time.sleep(0.7)
+        return {}
 
     @register(name="ok", auth="public")
     def ok(ctx) -> dict:
@@ -92,3 +101,19 @@ def test_one_call_and_missing_ones(client: TestClient, admin: TestUser, make_use
     assert client.get(f"{CALLS}/nope", headers=admin.headers).status_code == 404
     user = make_user()
     assert client.get(f"{CALLS}/{call_id}", headers=user.headers).status_code == 403
+
+
+def test_a_call_still_running_is_listed_as_running_then_succeeded(
+    client: TestClient, admin: TestUser
+) -> None:
+    caller = threading.Thread(target=lambda: client.post("/api/functions/wait"))
+    caller.start()
+    seen: list[str] = []
+    deadline = time.monotonic() + 5
+    while caller.is_alive() and time.monotonic() < deadline:
+        seen += [call["status"] for call in listed(client, admin, function="wait")["calls"]]
+        time.sleep(0.05)
+    caller.join()
+    assert "running" in seen
+    (call,) = listed(client, admin, function="wait")["calls"]
+    assert call["status"] == "succeeded" and call["duration_ms"] >= 700

@@ -93,6 +93,8 @@ class AppState:
         back to their defaults if they were bound to this instance.
         """
         settings.unbind(self.settings)
+        if self.functions is not None:
+            self.functions.close()
         self.executor.close()
         self.db.engine.dispose()
 

@@ -37,6 +37,10 @@ class Functions:
     load: FunctionLoad
     isolated: IsolatedFunctions
 
+    def close(self) -> None:
+        """Stop the runner's worker threads (the instance is shutting down)."""
+        self.runner.close()
+
 
 def build_functions(
     load: FunctionLoad,

@@ -64,6 +64,11 @@ class FunctionTransaction:
         """The transaction's connection while it is open (``ctx.db`` reads through it)."""
 
     @property
+    def expired(self) -> bool:
+        """Whether the call ran past its time limit."""
+        return self._expired
+
+    @property
     def started(self) -> bool:
         """Whether the function wrote anything (the transaction is open)."""
         return self._write is not None

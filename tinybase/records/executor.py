@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from tinybase.data import Database
 
-__all__ = ["MAX_BATCH", "MAX_GROUP_ROWS", "DatabaseExecutor"]
+__all__ = ["MAX_BATCH", "MAX_GROUP_ROWS", "DatabaseExecutor", "Lane", "run_each"]
 
 T = TypeVar("T")
 
@@ -75,20 +75,27 @@ class _Job:
             return self.future, False, exc
 
 
-class _Lane:
+class Lane:
     """A queue of jobs and the threads that run them in batches.
 
     Args:
         name: the threads' name prefix.
         threads: how many workers.
         run_batch: runs a batch of jobs in a worker thread; returns their outcomes.
+        max_batch: the most jobs a worker takes at once.
     """
 
     def __init__(
-        self, name: str, threads: int, run_batch: Callable[[list[_Job]], list[_Outcome]]
+        self,
+        name: str,
+        threads: int,
+        run_batch: Callable[[list[_Job]], list[_Outcome]],
+        *,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._run_batch = run_batch
+        self._max_batch = max_batch
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
             for i in range(threads)
@@ -147,7 +154,7 @@ class _Lane:
         if first is None:
             return []
         batch, rows = [first], first.rows
-        while len(batch) < MAX_BATCH and rows < MAX_GROUP_ROWS:
+        while len(batch) < self._max_batch and rows < MAX_GROUP_ROWS:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
@@ -184,7 +191,9 @@ def _settle(outcomes: list[_Outcome]) -> None:
             future.set_exception(value)
 
 
-def _run_each(batch: list[_Job]) -> list[_Outcome]:
+def run_each(batch: list[_Job]) -> list[_Outcome]:
+    """Run a batch's jobs one after another (a :class:`Lane`'s ``run_batch`` for jobs
+    that need no common transaction)."""
     return [job.run() for job in batch]
 
 
@@ -202,11 +211,11 @@ class DatabaseExecutor:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.group_commit = db.dialect == "sqlite"
-        self._reads = _Lane("tinybase-db-read", READERS, _run_each)
+        self._reads = Lane("tinybase-db-read", READERS, run_each)
         if self.group_commit:
-            self._writes = _Lane("tinybase-db-write", 1, self._commit_group)
+            self._writes = Lane("tinybase-db-write", 1, self._commit_group)
         else:
-            self._writes = _Lane("tinybase-db-write", POSTGRES_WRITERS, self._commit_each)
+            self._writes = Lane("tinybase-db-write", POSTGRES_WRITERS, self._commit_each)
 
     async def read(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (which only reads) in a reader thread; return or raise what it does."""

@@ -105,7 +105,7 @@ class Config(BaseSettings):
         1_048_576, ge=1, description="Largest JSON body of a function call (then 413)."
     )
     function_threads: int = Field(
-        16, ge=1, description="How many sync function calls run at once in worker threads."
+        4, ge=1, description="How many sync function calls run at once in worker threads."
     )
     function_workers_max: int = Field(
         4, ge=1, description="Isolated functions: worker processes per function at most."
