@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def sdk_wheel(folder: Path) -> Path:
     target = folder / f"sdk-{digest.hexdigest()[:16]}" / f"tinybase_sdk-{version}-{_TAG}.whl"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        partial = target.with_suffix(f".{os.getpid()}-{uuid.uuid4().hex}.tmp")
         _write_wheel(partial, version, files)
         partial.replace(target)  # atomic: concurrent builders never see half a wheel
     return target
