@@ -66,11 +66,40 @@ def echo(ctx: Context, payload: Echo) -> Echoed:
 """
 
 
+SDK_ECHO_FUNCTION = """\
+# /// script
+# dependencies = ["tinybase-sdk"]
+# ///
+from pydantic import BaseModel
+
+from tinybase_sdk import register
+from tinybase_sdk.cli import run
+
+
+class Echo(BaseModel):
+    message: str
+
+
+class Echoed(BaseModel):
+    echoed: str
+
+
+@register(name="echo_sdk", auth="auth", description="W8: say it back, from a worker")
+def echo_sdk(client, payload: Echo) -> Echoed:
+    return Echoed(echoed=payload.message)
+
+
+if __name__ == "__main__":
+    run()
+"""
+
+
 def write_functions(workdir: Path) -> None:
-    """The functions folder of the instance: W7's echo function."""
+    """The functions folder of the instance: W7's echo function and W8's SDK echo."""
     folder = workdir / "functions"
     folder.mkdir(exist_ok=True)
     (folder / "echo.py").write_text(ECHO_FUNCTION)
+    (folder / "echo_sdk.py").write_text(SDK_ECHO_FUNCTION)
 
 
 def environment(workdir: Path) -> dict[str, str]:
@@ -147,6 +176,7 @@ def core_requests() -> dict[str, Req]:
         "W5": Req("GET", listing(CORE, title="needle")),
         "W6": Req("GET", listing(CORE, sort_by="created_at", **desc)),
         "W7": Req("POST", "/api/functions/echo", json.dumps({"message": "bench"})),
+        "W8": Req("POST", "/api/functions/echo_sdk", json.dumps({"message": "bench"})),
     }
 
 
