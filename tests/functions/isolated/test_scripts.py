@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 import tinybase_sdk
+
 from tinybase.functions.scripts import ScriptError, environment_script, script_metadata
 from tinybase.functions.sdk_bundle import REQUIRES, sdk_wheel
 
