@@ -15,7 +15,8 @@ from tinybase.db.migrate import upgrade
 from tinybase.extensions.dispatch import Hooks
 from tinybase.extensions.hooks import collected_hooks
 from tinybase.functions.deploys import DeployStore
-from tinybase.functions.isolated import IsolatedFunctions, isolation_settings
+from tinybase.functions.isolated import IsolatedFunctions
+from tinybase.functions.isolated_calls import isolation_settings
 from tinybase.functions.loader import instance_hooks, load_functions
 from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor

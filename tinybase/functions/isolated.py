@@ -15,12 +15,10 @@ import ast
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
-import os
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,205 +29,26 @@ import anyio.to_thread
 from tinybase.auth.principal import Principal
 from tinybase.errors import ConflictError, NotFoundError, ValidationError
 from tinybase.functions.call_tokens import CallTokens
-from tinybase.functions.context import Context
 from tinybase.functions.deploys import DeployStore
 from tinybase.functions.environments import PrepareError, prepare_environment
-from tinybase.functions.errors import DuplicateFunctionError, FunctionBusyError, IsolatedCallError
+from tinybase.functions.errors import DuplicateFunctionError, FunctionBusyError
+from tinybase.functions.isolated_calls import (
+    IsolatedFunction,
+    IsolatedFunctionSpec,
+    IsolationSettings,
+    isolated_spec,
+)
 from tinybase.functions.loader import is_sdk_script
-from tinybase.functions.registry import FunctionRegistry, FunctionSpec, check_function_name
+from tinybase.functions.registry import FunctionRegistry, check_function_name
 from tinybase.functions.scripts import ScriptError
 from tinybase.functions.workers import (
     ApiDispatch,
-    Worker,
-    WorkerDied,
-    WorkerPool,
     WorkerStartError,
-    worker_environment,
 )
-from tinybase.utils import AuthLevel
 
-__all__ = [
-    "IsolatedFunction",
-    "IsolatedFunctionSpec",
-    "IsolatedFunctions",
-    "IsolationSettings",
-    "ScriptEntry",
-    "isolation_settings",
-]
+__all__ = ["IsolatedFunctions", "ScriptEntry"]
 
 logger = logging.getLogger("tinybase.functions")
-_COMPONENT_REF = "#/components/schemas/"
-
-
-@dataclass(frozen=True)
-class IsolationSettings:
-    """The limits and environment of isolated functions (from the ``function_*`` config)."""
-
-    timeout_seconds: float = 30.0
-    workers_max: int = 4
-    idle_seconds: float = 300.0
-    start_seconds: float = 60.0
-    memory_mb: int | None = 1024
-    max_concurrent_calls: int = 64
-    max_calls_per_user: int = 32
-    max_result_bytes: int = 1_048_576
-    output_limit_chars: int = 65_536
-    prepare_seconds: float = 600.0
-    env_allow: tuple[str, ...] = ()
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
-    watch: bool = True
-    deploy_poll_seconds: float = 2.0
-
-
-@dataclass(frozen=True, eq=False)
-class IsolatedFunctionSpec(FunctionSpec):
-    """A registry entry for an isolated function (its metadata came from the script)."""
-
-    file: str = ""
-    schemas: dict[str, Any] = field(default_factory=dict)
-    runtime: IsolatedFunction | None = None
-
-    kind = "isolated"
-
-    @property
-    def module(self) -> str:
-        return self.file
-
-    @property
-    def place(self) -> str:
-        return self.file
-
-    def json_schema(self, role: str, ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
-        text = json.dumps(self.schemas[f"{role}_schema"])
-        if ref_template != "#/$defs/{model}":
-            text = text.replace('"#/$defs/', json.dumps(ref_template.split("{model}")[0])[:-1])
-        return json.loads(text)
-
-    def model_name(self, role: str) -> str | None:
-        return self.schemas.get(f"{role}_model")
-
-
-class IsolatedFunction:
-    """One ready isolated function: its environment's interpreter, script and workers."""
-
-    def __init__(
-        self,
-        name: str,
-        python: Path,
-        script: Path,
-        settings: IsolationSettings,
-        manager: IsolatedFunctions,
-    ) -> None:
-        self.name = name
-        self.python = python
-        self.script = script
-        self._settings = settings
-        self.manager = manager
-        self.pool = WorkerPool(
-            self.start_worker, max_workers=settings.workers_max, idle_seconds=settings.idle_seconds
-        )
-        self.running = 0
-
-    async def start_worker(self) -> Worker:
-        settings = self._settings
-        allowed = {n: v for n in settings.env_allow if (v := os.environ.get(n)) is not None}
-        secrets = settings.secrets.get(self.name, {})
-        memory = None if settings.memory_mb is None else settings.memory_mb * 1024 * 1024
-        return await Worker.start(
-            self.name,
-            self.python,
-            self.script,
-            environment=lambda home: worker_environment(allowed, secrets, home),
-            memory_bytes=memory,
-            output_limit=settings.output_limit_chars,
-            start_seconds=settings.start_seconds,
-        )
-
-    async def invoke(
-        self, ctx: Context, payload: Any, principal: Principal
-    ) -> tuple[Any, str | None]:
-        """Run one call in a worker: its output and what it printed.
-
-        Raises:
-            ValidationError: the payload does not fit the function's input model (422).
-            IsolatedCallError: the function raised, the worker died or ran out of memory.
-        """
-        manager, settings = self.manager, self._settings
-        token = manager.tokens.issue(principal, seconds=settings.timeout_seconds)
-        worker: Worker | None = None
-        healthy = False
-        try:
-            worker = await self.pool.acquire()
-            message = {
-                "type": "call",
-                "id": str(ctx.request_id),
-                "token": token,
-                "payload": payload,
-                "max_result_bytes": settings.max_result_bytes,
-                "context": {
-                    "function_name": self.name,
-                    "request_id": str(ctx.request_id),
-                    "user_id": None if ctx.user_id is None else str(ctx.user_id),
-                    "is_admin": ctx.is_admin,
-                    "trigger_type": ctx.trigger_type,
-                },
-            }
-            try:
-                result = await worker.call(message, manager.dispatch)
-            except WorkerDied as exc:
-                raise IsolatedCallError(
-                    500,
-                    "The function's worker process died during the call",
-                    error_type="WorkerDied",
-                    message=f"the worker process died during the call: {exc}",
-                ) from None
-            healthy = result.get("kind") != "memory"
-            return _result(self.name, result, settings)
-        except WorkerStartError as exc:
-            raise IsolatedCallError(
-                500,
-                "Internal server error",
-                error_type="WorkerStartError",
-                message=str(exc),
-                remote_traceback=exc.traceback,
-            ) from None
-        finally:
-            manager.tokens.revoke(token)  # refused from now on, even by a lingering worker
-            if worker is not None:
-                with anyio.CancelScope(shield=True):
-                    await self.pool.release(worker, healthy=healthy)
-
-
-def _result(name: str, result: dict[str, Any], settings: IsolationSettings) -> tuple[Any, str]:
-    """The output of a worker's ``result`` frame, or the error it reports."""
-    printed = result.get("printed") or ""
-    if result.get("ok"):
-        return result.get("value"), printed
-    kind = result.get("kind")
-    if kind == "invalid":
-        raise ValidationError(result["errors"])
-    if kind == "refused":
-        status, detail = result["status"], result["detail"]
-    elif kind == "memory":
-        status, detail = (
-            500,
-            f"Function {name!r} ran past its memory limit ({settings.memory_mb} MiB)",
-        )
-    elif kind == "too_large":
-        status, detail = (
-            500,
-            f"Function {name!r} returned a result past {settings.max_result_bytes} bytes",
-        )
-    else:
-        status, detail = 500, "Internal server error"
-    raise IsolatedCallError(
-        status,
-        detail,
-        error_type=result.get("error_type", "Error"),
-        message=result.get("message") or str(detail),
-        remote_traceback=result.get("traceback"),
-        printed=printed,
-    )
 
 
 @dataclass
@@ -477,7 +296,7 @@ class IsolatedFunctions:
         function.name = name
         function.pool.add(worker)
         try:
-            self.registry.put(_spec(function, metadata, entry.path))
+            self.registry.put(isolated_spec(function, metadata, entry.path))
         except DuplicateFunctionError:
             await function.pool.kill_all()
             raise
@@ -610,25 +429,6 @@ class IsolatedFunctions:
         return [entry.public() for entry in sorted(self.entries.values(), key=lambda e: e.name)]
 
 
-def _spec(function: IsolatedFunction, metadata: dict[str, Any], path: Path) -> IsolatedFunctionSpec:
-    async def handler(ctx: Context, payload: Any) -> Any:  # never called: see the runner
-        raise NotImplementedError
-
-    return IsolatedFunctionSpec(
-        name=function.name,
-        handler=handler,
-        description=metadata.get("description"),
-        auth=AuthLevel(metadata.get("auth", "auth")),
-        tags=tuple(metadata.get("tags") or ()),
-        input_type=Any,
-        output_type=Any,
-        is_async=True,
-        file=str(path),
-        schemas=metadata,
-        runtime=function,
-    )
-
-
 def _scan(folder: Path) -> dict[Path, tuple[int, int]]:
     if not folder.is_dir():
         return {}
@@ -655,23 +455,3 @@ def _write(path: Path, source: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != source:
         path.write_text(source, encoding="utf-8")
-
-
-def isolation_settings(config: Any) -> IsolationSettings:
-    """The :class:`IsolationSettings` of a :class:`~tinybase.settings.Config`."""
-    return IsolationSettings(
-        timeout_seconds=config.function_timeout_seconds,
-        workers_max=config.function_workers_max,
-        idle_seconds=config.function_worker_idle_seconds,
-        start_seconds=config.function_worker_start_seconds,
-        memory_mb=config.function_memory_limit_mb,
-        max_concurrent_calls=config.function_max_concurrent_calls,
-        max_calls_per_user=config.function_max_calls_per_user,
-        max_result_bytes=config.function_max_result_bytes,
-        output_limit_chars=config.function_output_limit_chars,
-        prepare_seconds=config.function_prepare_seconds,
-        env_allow=tuple(config.function_env_allow),
-        secrets=dict(config.function_secrets),
-        watch=config.function_watch,
-        deploy_poll_seconds=config.function_deploy_poll_seconds,
-    )

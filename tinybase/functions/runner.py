@@ -41,7 +41,7 @@ from tinybase.extensions.hooks import HookKind
 from tinybase.functions.calls import CallRecords, OpenCall
 from tinybase.functions.context import Context, TriggerType
 from tinybase.functions.errors import FunctionError, FunctionTimeoutError, IsolatedCallError
-from tinybase.functions.isolated import IsolatedFunctionSpec
+from tinybase.functions.isolated_calls import IsolatedFunctionSpec
 from tinybase.functions.registry import FunctionSpec
 from tinybase.functions.transaction import FunctionSession, FunctionTransaction
 from tinybase.records.executor import Lane, run_each

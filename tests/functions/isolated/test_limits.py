@@ -17,9 +17,9 @@ from tests.api.helpers import TestUser
 from tests.functions.isolated.test_calls import call
 from tinybase.auth.principal import Principal
 from tinybase.functions.errors import FunctionBusyError
-from tinybase.functions.isolated import (
+from tinybase.functions.isolated import IsolatedFunctions
+from tinybase.functions.isolated_calls import (
     IsolatedFunction,
-    IsolatedFunctions,
     IsolatedFunctionSpec,
     IsolationSettings,
 )
