@@ -91,8 +91,7 @@ def test_run_later_from_other_threads_runs_everything_in_order_then_close_drains
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(hooks.serve)
-            await anyio.sleep(0)
+            hooks.start(tg)
 
             def produce() -> None:
                 for n in range(200):
@@ -119,8 +118,7 @@ def test_run_later_never_waits_for_a_slow_handler() -> None:
 
     async def main() -> float:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(hooks.serve)
-            await anyio.sleep(0)
+            hooks.start(tg)
             start = time.perf_counter()
             hooks.run_later(HookKind.RECORD_DELETE, "e")
             elapsed = time.perf_counter() - start
@@ -163,7 +161,7 @@ def test_close_gives_up_after_its_timeout(caplog: pytest.LogCaptureFixture) -> N
 
     async def main() -> float:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(hooks.serve)
+            hooks.start(tg)
             start = time.perf_counter()
             with caplog.at_level(logging.WARNING, logger="tinybase.extensions"):
                 await hooks.close(timeout=0.7)
@@ -201,3 +199,37 @@ def test_an_async_before_hook_is_refused_when_registered(monkeypatch: pytest.Mon
         async def nope(event: object) -> None: ...
 
     assert hooks.collected_hooks() == ()
+
+
+def test_batched_events_keep_their_order_with_sync_and_async_handlers() -> None:
+    calls: list[tuple[str, int]] = []
+
+    def first(n: int) -> None:
+        calls.append(("first", n))
+
+    async def second(n: int) -> None:
+        calls.append(("second", n))
+
+    def third(n: int) -> None:
+        calls.append(("third", n))
+
+    def odd_only(n: object) -> int | None:  # a conversion that drops some events
+        return n if isinstance(n, int) and n % 2 else None
+
+    hooks = Hooks([HookSpec(HookKind.RECORD_UPDATE, f) for f in (first, second, third)])
+    for n in range(100):  # queued before the runner starts: it takes them in batches
+        hooks.run_later(HookKind.RECORD_UPDATE, n, convert=odd_only)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            hooks.start(tg)
+            await hooks.close(timeout=10)
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    odd = range(1, 100, 2)
+    for name in ("first", "second", "third"):
+        assert [n for who, n in calls if who == name] == list(odd)
+    for n in odd:
+        assert [who for who, m in calls if m == n] == ["first", "second", "third"]
+    assert hooks.queued == 0

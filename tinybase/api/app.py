@@ -21,6 +21,7 @@ from tinybase.api.routes import (
     auth,
     collections,
     docs,
+    extensions,
     functions,
     health,
     record_apis,
@@ -88,6 +89,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         auth,
         trailbase_auth,
         admin,
+        extensions,
         functions,
         settings,
         setup_page,
@@ -127,11 +129,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with anyio.create_task_group() as background:
             state.start_background(background)
-            background.start_soon(state.hooks.serve, name="hook runner")
+            state.hooks.start(background)
             await state.hooks.run(HookKind.STARTUP)
             yield
-            await state.hooks.run(HookKind.SHUTDOWN)
+            # Queued after-commit hooks first (bounded), then the on_shutdown hooks.
             await state.hooks.close(state.config.extensions_drain_seconds)
+            await state.hooks.run(HookKind.SHUTDOWN)
             background.cancel_scope.cancel()
     finally:
         await anyio.to_thread.run_sync(state.close)

@@ -12,8 +12,12 @@ from tinybase.collections.catalog import CollectionCatalog
 from tinybase.collections.collection_records import CollectionRecords
 from tinybase.data import database
 from tinybase.db.migrate import upgrade
+from tinybase.extensions.before import BeforeRecordHooks
 from tinybase.extensions.dispatch import Hooks
-from tinybase.extensions.hooks import collected_hooks
+from tinybase.extensions.hooks import BEFORE_KINDS, collected_hooks
+from tinybase.extensions.loader import load_extensions
+from tinybase.extensions.record_hooks import connect_record_hooks
+from tinybase.extensions.user_hooks import connect_user_hooks
 from tinybase.functions.deploys import DeployStore
 from tinybase.functions.isolated import IsolatedFunctions
 from tinybase.functions.isolated_calls import isolation_settings
@@ -34,8 +38,13 @@ def build_state(config: Config) -> AppState:
     Opens the database (creating a SQLite file on first run), brings the system tables up
     to date (safe when several processes start at once) and loads the runtime settings,
     binding the module-level ``tinybase.settings.settings`` to them.
+
+    Extensions are imported first, then the function modules (their hooks are gathered into
+    ``state.hooks``); an extension that fails is recorded in ``state.extensions`` and the
+    rest of the instance still starts.
     """
-    # The function modules first, before the hooks are gathered: they may register hooks.
+    extensions = load_extensions(config.extensions_path, enabled=config.extensions_enabled)
+    # Then the function modules, before the hooks are gathered: they may register hooks.
     functions = load_functions(config.functions_path)
     hooks = Hooks(
         instance_hooks(functions, collected_hooks()), queue_size=config.extensions_hook_queue_size
@@ -53,7 +62,10 @@ def build_state(config: Config) -> AppState:
     logger.info("database ready: %r", db)
     catalog = CollectionCatalog(db)
     registry = RecordApiRegistry(db, config_apis=config.record_apis)
-    serve_collections(catalog, registry)
+    before = BeforeRecordHooks(hooks) if any(map(hooks.has_kind, BEFORE_KINDS)) else None
+    serve_collections(catalog, registry, before=before)
+    connect_record_hooks(hooks, registry.changes, catalog)
+    connect_user_hooks(hooks, auth)
     state = AppState(
         config=config,
         db=db,
@@ -66,6 +78,7 @@ def build_state(config: Config) -> AppState:
         record_apis=registry,
         executor=DatabaseExecutor(db),
         hooks=hooks,
+        extensions=extensions,
     )
     state.background.append(auth.revocation.run)
     try:

@@ -20,6 +20,8 @@ from tinybase.collections.collection_records import CollectionRecords
 from tinybase.collections.service import CollectionServices, bind_session
 from tinybase.data import Database
 from tinybase.extensions.dispatch import Hooks
+from tinybase.extensions.loader import Extensions
+from tinybase.functions.registry import FunctionSpec
 from tinybase.functions.service import Functions
 from tinybase.functions.transaction import FunctionTransaction
 from tinybase.records.changes import ChangeStream
@@ -56,6 +58,7 @@ class AppState:
     record_apis: RecordApiRegistry
     executor: DatabaseExecutor
     hooks: Hooks
+    extensions: Extensions = field(default_factory=Extensions)
     functions: Functions | None = None
     """The instance's functions (built in ``build_state`` once the state exists)."""
     conflicts: ConflictBudget = field(default_factory=ConflictBudget)
@@ -68,6 +71,11 @@ class AppState:
     def changes(self) -> ChangeStream:
         """Every committed record write of this instance (:mod:`tinybase.records.changes`)."""
         return self.record_apis.changes
+
+    def served_functions(self) -> tuple[FunctionSpec, ...]:
+        """The functions this instance serves (the extensions listing says which extension
+        brought which)."""
+        return () if self.functions is None else tuple(self.functions.registry)
 
     def session(self) -> Session:
         """A SQLModel session on the instance's database (``ctx.db`` of functions): its

@@ -59,6 +59,9 @@ class AuthService:
         token_limiter: anonymous costly calls per IP and flow (registrations, reset requests,
             reset and setup token redemptions).
         registration_allowed: asked on each registration (the runtime setting).
+
+    ``login_listeners`` are called with the user after each successful password login (not
+    a refresh), in the caller's thread (extension hooks are wired here at start-up).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class AuthService:
         self._limiter = limiter
         self._token_limiter = token_limiter
         self.registration_allowed = registration_allowed
+        self.login_listeners: list[Callable[[UserRecord], object]] = []
 
     def register(self, *, email: str, password: str, client_ip: str) -> UserRecord:
         """Create a normal user.
@@ -117,7 +121,10 @@ class AuthService:
             if not self._hasher.verify(user.password_hash if user else None, password):
                 raise AuthenticationError(_BAD_CREDENTIALS)
         assert user is not None
-        return self._start(user, self.sessions.start(user.id))
+        result = self._start(user, self.sessions.start(user.id))
+        for listener in self.login_listeners:
+            listener(user)
+        return result
 
     def refresh(self, refresh_token: str) -> LoginResult:
         """Rotate a refresh token and issue a new pair (see ``SessionService.rotate``)."""

@@ -9,7 +9,8 @@ the change (or to the old address) must not outlive it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -89,12 +90,18 @@ class UserService:
         db: the instance database.
         hasher: hashes new passwords.
         revocation: told about changes so this process applies them at once.
+
+    ``created_listeners`` are called with every user that comes to exist (whatever the way:
+    registration, the admin API, the CLI, the first-admin setup), once the insert has
+    committed, in the writing thread (extension hooks are wired here at start-up; auth
+    never imports extensions).
     """
 
     def __init__(self, db: Database, hasher: PasswordHasher, revocation: RevocationCache) -> None:
         self._db = db
         self._hasher = hasher
         self._revocation = revocation
+        self.created_listeners: list[Callable[[UserRecord], object]] = []
 
     # -- reads --------------------------------------------------------------------------
 
@@ -168,7 +175,10 @@ class UserService:
             "updated_at": now,
         }
         conn.execute(sa.insert(_user).values(**values))
-        return _record(values)
+        user = _record(values)
+        for listener in self.created_listeners:
+            self._db.after_commit(functools.partial(listener, user))
+        return user
 
     def update_user(
         self,

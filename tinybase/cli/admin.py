@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import typer
 
 from tinybase.api.startup import build_state
@@ -34,6 +35,8 @@ def add(
         typer.echo(f"Error: {_message(exc.detail)}", err=True)
         raise typer.Exit(code=1) from exc
     finally:
+        # No server runs the hooks here: the extensions' on_user_register runs now.
+        anyio.run(state.hooks.close)
         state.close()
     typer.echo(f"{'created' if created else 'promoted'} admin {user.email}")
 

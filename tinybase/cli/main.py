@@ -1,11 +1,12 @@
-"""The ``tinybase`` command: ``init``, ``serve``, ``db``, ``admin``, ``functions``, ``version``."""
+"""The ``tinybase`` command: ``init``, ``serve``, ``db``, ``admin``, ``extensions``,
+``functions``, ``version``."""
 
 from __future__ import annotations
 
 import typer
 
 from tinybase import __version__
-from tinybase.cli import admin, db, functions
+from tinybase.cli import admin, db, extensions, functions
 from tinybase.cli.init import init
 from tinybase.cli.serve import serve
 
@@ -21,6 +22,7 @@ app.command()(init)
 app.command()(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
+app.add_typer(extensions.app, name="extensions")
 app.add_typer(functions.app, name="functions")
 
 

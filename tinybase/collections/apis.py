@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from tinybase.collections.catalog import CollectionCatalog, definition_of
-from tinybase.collections.validator import CollectionValidator, with_validator
+from tinybase.collections.validator import BeforeWrite, CollectionValidator, with_validator
 from tinybase.records.config import RecordApiConfig, RecordValidator
 from tinybase.records.engine import ExpandLookup
 from tinybase.records.registry import RecordApiRegistry
@@ -32,29 +32,38 @@ class CollectionApiSource:
         catalog: the collections.
         engines: the engine of the API exposing a table (the registry's own index), for
             the validators' relation checks.
+        before: what runs before each write (extensions' before-hooks), if anything.
     """
 
-    def __init__(self, catalog: CollectionCatalog, engines: ExpandLookup) -> None:
+    def __init__(
+        self, catalog: CollectionCatalog, engines: ExpandLookup, before: BeforeWrite | None = None
+    ) -> None:
         self.catalog = catalog
         self.engines = engines
+        self.before = before
 
     def record_apis(self) -> Iterator[tuple[RecordApiConfig, sa.Table]]:
         """One ``(config, table)`` per collection, read fresh from ``_collection``."""
         for collection in self.catalog.list():
             definition = definition_of(collection)
             # The schema's validator rides along: the TrailBase family validates like ours.
-            yield with_validator(self.catalog, definition, self.engines), definition.table
+            yield (
+                with_validator(self.catalog, definition, self.engines, self.before),
+                (definition.table),
+            )
 
     def validator_for(self, table_name: str) -> RecordValidator | None:
         """The schema's validator when ``table_name`` is a collection's table."""
         definition = self.catalog.definition(table_name)
         if definition is None:
             return None
-        return CollectionValidator(self.catalog, definition, self.engines)
+        return CollectionValidator(self.catalog, definition, self.engines, self.before)
 
 
-def serve_collections(catalog: CollectionCatalog, registry: RecordApiRegistry) -> None:
+def serve_collections(
+    catalog: CollectionCatalog, registry: RecordApiRegistry, *, before: BeforeWrite | None = None
+) -> None:
     """Make ``registry`` serve the default APIs of ``catalog``'s collections, reloading
-    whenever a collection changes in this process."""
+    whenever a collection changes in this process; ``before`` runs before every write."""
     catalog.add_listener(registry.invalidate)
-    registry.add_source(CollectionApiSource(catalog, registry.for_table_unlocked))
+    registry.add_source(CollectionApiSource(catalog, registry.for_table_unlocked, before))

@@ -1,7 +1,11 @@
 """Extension hooks: code that runs when things happen (``seeds/tinybase-python-api.md``,
 "Extensions Module"), plus ``before`` record hooks that may change or refuse a write."""
 
+from tinybase.extensions.errors import RecordRejected
 from tinybase.extensions.events import (
+    BeforeRecordCreateEvent,
+    BeforeRecordDeleteEvent,
+    BeforeRecordUpdateEvent,
     FunctionCallEvent,
     FunctionCompleteEvent,
     RecordCreateEvent,
@@ -26,10 +30,14 @@ from tinybase.extensions.hooks import (
 )
 
 __all__ = [
+    "BeforeRecordCreateEvent",
+    "BeforeRecordDeleteEvent",
+    "BeforeRecordUpdateEvent",
     "FunctionCallEvent",
     "FunctionCompleteEvent",
     "RecordCreateEvent",
     "RecordDeleteEvent",
+    "RecordRejected",
     "RecordUpdateEvent",
     "UserLoginEvent",
     "UserRegisterEvent",

@@ -26,12 +26,16 @@ import inspect
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
 
 from tinybase.extensions.hooks import HookKind, HookSpec
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Hooks"]
 
@@ -39,8 +43,13 @@ logger = logging.getLogger("tinybase.extensions")
 
 DEFAULT_QUEUE_SIZE = 10_000
 """Events waiting for the hook runner before new ones are dropped."""
+MAX_BATCH = 64
+"""Queued events the runner takes at once."""
 
-_Job = tuple[tuple[HookSpec, ...], object | None]
+Convert = Callable[[Any], object | None]
+"""Turns what was queued into the handlers' event, in the runner (None: nothing to run)."""
+
+_Job = tuple[tuple[HookSpec, ...], object | None, Convert | None]
 
 
 class Hooks:
@@ -69,6 +78,7 @@ class Hooks:
         self._wake_pending = False
         self._closing = False
         self._done: asyncio.Event | None = None
+        self._running = 0
 
     def __repr__(self) -> str:
         return f"<Hooks {len(self.specs)} handlers, {len(self._queue)} queued>"
@@ -102,8 +112,20 @@ class Hooks:
         if specs:
             await _run_all(specs, event)
 
-    def run_later(self, kind: HookKind, event: object, target: str | None = None) -> None:
-        """Queue the matching handlers for the hook runner. Thread-safe, never blocks."""
+    def run_later(
+        self,
+        kind: HookKind,
+        event: object,
+        target: str | None = None,
+        *,
+        convert: Convert | None = None,
+    ) -> None:
+        """Queue the matching handlers for the hook runner. Thread-safe, never blocks.
+
+        ``convert``: when given, the runner calls ``convert(event)`` in a worker thread and
+        hands its result to the handlers instead (or skips them when it is None), so that a
+        caller in a hurry (the writing thread right after a commit) only queues.
+        """
         specs = self.matching(kind, target)
         if not specs:
             return
@@ -113,7 +135,7 @@ class Hooks:
                 dropped = self.dropped
             else:
                 dropped = 0
-                self._queue.append((specs, event))
+                self._queue.append((specs, event, convert))
                 wake = not self._wake_pending and self._loop is not None
                 if wake:
                     self._wake_pending = True
@@ -140,20 +162,36 @@ class Hooks:
 
     @property
     def queued(self) -> int:
-        """Events waiting for the runner."""
-        return len(self._queue)
+        """Events waiting for the runner or being run by it."""
+        return len(self._queue) + self._running
+
+    def start(self, task_group: TaskGroup) -> None:
+        """Start the hook runner (:meth:`serve`) in ``task_group`` (the app's)."""
+        self._prepare()
+        task_group.start_soon(self.serve, name="hook runner")
+
+    def _prepare(self) -> None:
+        self._wake = asyncio.Event()
+        self._done = asyncio.Event()
 
     async def serve(self) -> None:
         """The hook runner: run queued jobs in order until :meth:`close` and the queue is
-        empty. Start it once, in the app's task group."""
-        self._wake = asyncio.Event()
-        self._done = asyncio.Event()
+        empty. Start it once, in the app's task group.
+
+        Jobs are taken in batches: the sync handlers of a whole batch (and the conversion
+        of their events) run in one worker-thread hop, in queue order, so a busy instance
+        does not pay a thread hop per handler and event. Each handler sees the events in
+        commit order; the handlers of one event run in registration order.
+        """
+        if self._done is None:
+            self._prepare()
+        assert self._wake is not None and self._done is not None
         self._loop = asyncio.get_running_loop()
         try:
             while True:
-                job = self._next_job()
-                if job is not None:
-                    await _run_all(*job)
+                batch = self._next_batch()
+                if batch:
+                    await self._run_batch(batch)
                 elif self._closing:
                     return
                 else:
@@ -174,15 +212,51 @@ class Hooks:
             self._wake_up()
             with anyio.move_on_after(timeout):
                 await self._done.wait()
-        if self._queue:
-            logger.warning("hook runner stopped with %d events still queued", len(self._queue))
+        if self.queued:
+            logger.warning("hook runner stopped with %d events still queued", self.queued)
 
-    def _next_job(self) -> _Job | None:
+    def _next_batch(self) -> list[_Job]:
         with self._guard:
-            if self._queue:
-                return self._queue.popleft()
-            self._wake_pending = False
-            return None
+            batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+            if not batch:
+                self._wake_pending = False
+            self._running = len(batch)
+            return batch
+
+    async def _run_batch(self, batch: list[_Job]) -> None:
+        """The batch's sync part in one thread hop, then what is left (async handlers, and
+        the handlers after them) on the loop."""
+        if any(convert is not None or _sync_first(specs) for specs, _e, convert in batch):
+            # Abandoned (left to finish in its thread) if the runner is cancelled: a shutdown
+            # that ran out of drain time does not wait for it.
+            rest = await anyio.to_thread.run_sync(
+                self._run_sync_part, batch, abandon_on_cancel=True
+            )
+        else:
+            rest = [(specs, event) for specs, event, _convert in batch]
+        for specs, event in rest:
+            await _run_all(specs, event)
+            self._running -= 1
+
+    def _run_sync_part(self, batch: list[_Job]) -> list[tuple[tuple[HookSpec, ...], object]]:
+        rest = []
+        for specs, event, convert in batch:
+            self._running -= 1
+            if convert is not None:
+                try:
+                    event = convert(event)
+                except Exception:
+                    logger.exception("hook event %r could not be prepared", event)
+                    continue
+                if event is None:
+                    continue
+            first_async = next((n for n, spec in enumerate(specs) if _is_async(spec)), len(specs))
+            for spec in specs[:first_async]:
+                _call_sync(spec, event)
+            if first_async < len(specs):
+                self._running += 1
+                rest.append((specs[first_async:], event))
+        return rest
 
     def _wake_up(self) -> None:
         loop, wake = self._loop, self._wake
@@ -198,13 +272,37 @@ async def _run_all(specs: tuple[HookSpec, ...], event: object | None) -> None:
 
 
 async def _run_one(spec: HookSpec, event: object | None) -> None:
-    args = () if event is None else (event,)
-    try:
-        if inspect.iscoroutinefunction(spec.handler):
+    if _is_async(spec):
+        args = () if event is None else (event,)
+        try:
             await spec.handler(*args)
-        else:
-            result = await anyio.to_thread.run_sync(spec.handler, *args)
-            if inspect.isawaitable(result):
-                await result
+        except Exception:
+            _log_failure(spec, event)
+    else:
+        await anyio.to_thread.run_sync(_call_sync, spec, event, abandon_on_cancel=True)
+
+
+def _call_sync(spec: HookSpec, event: object | None) -> None:
+    """A sync handler, in the calling (worker) thread; its failure is logged."""
+    try:
+        result = spec.handler() if event is None else spec.handler(event)
     except Exception:
-        logger.exception("hook %s (%s) failed on %r", spec.name, spec.kind.value, event)
+        _log_failure(spec, event)
+        return
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        logger.error("hook %s returned an awaitable: declare it `async def`", spec.name)
+
+
+def _log_failure(spec: HookSpec, event: object | None) -> None:
+    logger.exception("hook %s (%s) failed on %r", spec.name, spec.kind.value, event)
+
+
+def _is_async(spec: HookSpec) -> bool:
+    return inspect.iscoroutinefunction(spec.handler)
+
+
+def _sync_first(specs: tuple[HookSpec, ...]) -> bool:
+    return bool(specs) and not _is_async(specs[0])

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from uuid import UUID
 
 __all__ = [
+    "BeforeRecordCreateEvent",
+    "BeforeRecordDeleteEvent",
+    "BeforeRecordUpdateEvent",
     "FunctionCallEvent",
     "FunctionCompleteEvent",
     "RecordCreateEvent",
@@ -84,3 +87,48 @@ class FunctionCompleteEvent:
     duration_ms: int
     error_message: str | None
     error_type: str | None
+
+
+# -- before-record hooks (beyond the seed): run inside the write's transaction -------------
+
+
+@dataclass
+class BeforeRecordCreateEvent:
+    """A record is about to be created. ``data`` (the field values about to be stored) may
+    be changed in place, or the handler may return a new dict for it.
+
+    ``user_id``/``is_admin`` describe the caller (``user_id`` None: anonymous, or TinyBase
+    itself with ``is_admin`` true, as for ``CollectionService``).
+    """
+
+    collection: str
+    data: dict
+    owner_id: UUID | None
+    user_id: UUID | None
+    is_admin: bool
+
+
+@dataclass
+class BeforeRecordUpdateEvent:
+    """A record is about to be updated. ``data`` holds the fields being changed (editable
+    like a create's); ``old_data`` the stored record's fields, as the write sees them."""
+
+    collection: str
+    record_id: UUID
+    data: dict
+    old_data: dict
+    owner_id: UUID | None
+    user_id: UUID | None
+    is_admin: bool
+
+
+@dataclass
+class BeforeRecordDeleteEvent:
+    """A record is about to be deleted (the handler may only refuse): its stored fields."""
+
+    collection: str
+    record_id: UUID
+    data: dict
+    owner_id: UUID | None
+    user_id: UUID | None
+    is_admin: bool

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar, overload
@@ -27,6 +27,7 @@ __all__ = [
     "before_record_delete",
     "before_record_update",
     "collected_hooks",
+    "forget_hooks",
     "on_function_call",
     "on_function_complete",
     "on_record_create",
@@ -77,7 +78,7 @@ class HookSpec:
 
     @property
     def module(self) -> str:
-        return getattr(self.handler, "__module__", "?")
+        return getattr(self.handler, "__module__", None) or "?"  # None for builtins
 
     @property
     def name(self) -> str:
@@ -98,6 +99,13 @@ BEFORE_KINDS = frozenset(
     {HookKind.BEFORE_RECORD_CREATE, HookKind.BEFORE_RECORD_UPDATE, HookKind.BEFORE_RECORD_DELETE}
 )
 """The hooks that run inside a write's transaction, in the writing thread."""
+
+
+def forget_hooks(specs: Iterable[HookSpec]) -> None:
+    """Drop ``specs`` from the collection (those of an extension that failed half-way)."""
+    gone = {id(spec) for spec in specs}
+    with _guard:
+        _collected[:] = [spec for spec in _collected if id(spec) not in gone]
 
 
 def _collect(kind: HookKind, handler: _H, target: str | None = None) -> _H:

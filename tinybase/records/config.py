@@ -21,7 +21,8 @@ __all__ = ["ConflictResolution", "Permission", "RecordApiConfig", "RecordValidat
 
 
 class RecordValidator(Protocol):
-    """Checks a client's record values before every create and update of an API.
+    """Checks a client's record values before every create and update of an API (and may
+    refuse a delete), inside the write's transaction.
 
     Collections implement it with their field schema, so both HTTP families (and bulk creates
     and transactions) validate the same way. Records never import collections.
@@ -35,12 +36,23 @@ class RecordValidator(Protocol):
     server_columns: frozenset[str]
     typed_columns: frozenset[str]
 
-    def validate(self, principal: Principal, values: Any, *, partial: bool) -> dict[str, Any]:
+    def validate(
+        self, principal: Principal, values: Any, *, partial: bool, record_id: Any = None
+    ) -> dict[str, Any]:
         """Return the values to store (typed, defaults filled when not ``partial``).
+
+        Called inside the write's transaction; ``record_id`` is the key of the record an
+        update changes (None for a create).
 
         Raises:
             tinybase.errors.ValidationError: a bad, missing or unknown field (named).
+            tinybase.errors.TinyBaseError: the write is refused (a before-hook's answer).
         """
+        ...
+
+    def before_delete(self, principal: Principal, record_id: Any) -> None:
+        """Called inside the transaction before record ``record_id`` is deleted; raises a
+        ``TinyBaseError`` to refuse it."""
         ...
 
 

@@ -244,9 +244,10 @@ class RecordEngine:
             raise ValidationError.for_field("body", "no records to create")
         if len(records) > MAX_BULK:
             raise PayloadTooLargeError(f"at most {MAX_BULK} records per request")
-        prepared = [self._prepare_create(principal, record) for record in records]
-        self._note_records([values for values, _request in prepared])
         with map_database_errors(self.table.name), self.db.write() as connection:
+            # Inside the transaction: the validator chain (before-hooks) runs in the write.
+            prepared = [self._prepare_create(principal, record) for record in records]
+            self._note_records([values for values, _request in prepared])
             return [
                 self._insert(connection, principal, rule, values, request)
                 for values, request in prepared
@@ -277,11 +278,13 @@ class RecordEngine:
         self._check_writable()
         rule = self._rule(principal, Operation.UPDATE)
         key = self.parse_id(record_id)
-        if self.api.validator is not None:
-            values = self.api.validator.validate(principal, values, partial=partial)
-        request = self._prepare(values, creating=False, key=key)
-        self._note_records([request])
         with map_database_errors(self.table.name), self.db.write() as connection:
+            if self.api.validator is not None:
+                values = self.api.validator.validate(
+                    principal, values, partial=partial, record_id=key
+                )
+            request = self._prepare(values, creating=False, key=key)
+            self._note_records([request])
             if request:
                 before = self._row_now(connection, key) if self._recording() else None
                 row = self._update_row(connection, principal, rule, key, request)
@@ -361,6 +364,8 @@ class RecordEngine:
         key = self.parse_id(record_id)
         params = self._params(principal, rule, key)
         with map_database_errors(self.table.name), self.db.write() as connection:
+            if self.api.validator is not None:
+                self.api.validator.before_delete(principal, key)
             before = self._row_now(connection, key) if self._recording() else None
             row = self._write_row(
                 connection,
@@ -516,6 +521,14 @@ class RecordEngine:
 
     def _recording(self) -> bool:
         return self.changes is not None and self.changes.active
+
+    def stored_row(self, key: Any) -> dict[str, Any] | None:
+        """Every column of row ``key`` as the current write sees it (joining it), or None.
+
+        For the validator chain (before-hooks are told the row an update or delete is about).
+        """
+        with self.db.write() as connection:
+            return self._row_now(connection, key)
 
     def _row_now(self, connection: sa.Connection, key: Any) -> dict[str, Any] | None:
         """Every column of row ``key`` as this transaction sees it (locked on PostgreSQL)."""
