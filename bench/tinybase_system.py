@@ -66,11 +66,40 @@ def echo(ctx: Context, payload: Echo) -> Echoed:
 """
 
 
+SDK_ECHO_FUNCTION = """\
+# /// script
+# dependencies = ["tinybase-sdk"]
+# ///
+from pydantic import BaseModel
+
+from tinybase_sdk import register
+from tinybase_sdk.cli import run
+
+
+class Echo(BaseModel):
+    message: str
+
+
+class Echoed(BaseModel):
+    echoed: str
+
+
+@register(name="echo_sdk", auth="auth", description="W8: say it back, from a worker")
+def echo_sdk(client, payload: Echo) -> Echoed:
+    return Echoed(echoed=payload.message)
+
+
+if __name__ == "__main__":
+    run()
+"""
+
+
 def write_functions(workdir: Path) -> None:
-    """The functions folder of the instance: W7's echo function."""
+    """The functions folder of the instance: W7's echo function and W8's SDK echo."""
     folder = workdir / "functions"
     folder.mkdir(exist_ok=True)
     (folder / "echo.py").write_text(ECHO_FUNCTION)
+    (folder / "echo_sdk.py").write_text(SDK_ECHO_FUNCTION)
 
 
 def environment(workdir: Path) -> dict[str, str]:
@@ -82,6 +111,10 @@ def environment(workdir: Path) -> dict[str, str]:
         "TINYBASE_EXTENSIONS_ENABLED": "false",
         "TINYBASE_FUNCTIONS_PATH": str(workdir / "functions"),
         "TINYBASE_AUTH_ACCESS_TOKEN_TTL_MINUTES": "240",
+        # W8 runs as one user: wrk's reconnects after a timeout may briefly hold more calls
+        # than its 32 connections; the per-user cap is a safety net, not what is measured.
+        "TINYBASE_FUNCTION_MAX_CALLS_PER_USER": "1024",
+        "TINYBASE_FUNCTION_MAX_CONCURRENT_CALLS": "1024",
     }
 
 
@@ -147,6 +180,7 @@ def core_requests() -> dict[str, Req]:
         "W5": Req("GET", listing(CORE, title="needle")),
         "W6": Req("GET", listing(CORE, sort_by="created_at", **desc)),
         "W7": Req("POST", "/api/functions/echo", json.dumps({"message": "bench"})),
+        "W8": Req("POST", "/api/functions/echo_sdk", json.dumps({"message": "bench"})),
     }
 
 

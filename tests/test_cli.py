@@ -53,7 +53,7 @@ def test_version() -> None:
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("init", "serve", "db", "admin", "version"):
+    for command in ("init", "serve", "db", "admin", "functions", "version"):
         assert command in result.output
 
 

@@ -40,10 +40,7 @@ CONTRACT = {
     "tinybase_sdk.cli": ["run"],
 }
 
-NOT_BUILT = {
-    "tinybase_sdk": 11,
-    "tinybase_sdk.cli": 11,
-}
+NOT_BUILT: dict[str, int] = {}
 
 MODEL_FIELDS = {
     "User": ["id", "email", "password_hash", "is_admin", "created_at", "updated_at"],

@@ -18,6 +18,7 @@ SYSTEM_TABLES = {
     "_user",
     "_collection",
     "_function_call",
+    "_function_version",
     "_function_schedule",
     "_session",
     "_password_reset",

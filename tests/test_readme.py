@@ -61,7 +61,8 @@ def test_readme_data_example_runs_as_its_comments_say(tmp_path: Path) -> None:
     code = code_block("## Python: `tinybase.data`", "python")
     expected = re.findall(r"^print\(.*\)  # (.*)$", code, flags=re.MULTILINE)
     (tmp_path / "example.py").write_text(code, encoding="utf-8")
-    env = os.environ | {"PYTHONPATH": str(ROOT)}  # this checkout's tinybase
+    # this checkout's tinybase and its bundled tinybase_sdk (sdk/)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sdk")])}
     run = subprocess.run(
         [sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True
     )

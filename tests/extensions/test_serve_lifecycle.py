@@ -58,7 +58,8 @@ def _serve(tmp_path: Path, port: int, *args: str) -> tuple[subprocess.Popen, Pat
     out = tmp_path / "lifecycle.txt"
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TINYBASE_")}
     env |= {
-        "PYTHONPATH": str(REPO),
+        # this checkout's tinybase and its bundled tinybase_sdk (sdk/)
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "sdk")]),
         "LIFECYCLE_OUT": str(out),
         "TINYBASE_EXTENSIONS_PATH": str(tmp_path / "extensions"),
         "TINYBASE_AUTH_PASSWORD_TIME_COST": "1",

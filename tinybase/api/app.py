@@ -14,6 +14,7 @@ from tinybase.api.errors import install_error_handlers
 from tinybase.api.files import upload_limit_for
 from tinybase.api.function_docs import install_function_docs
 from tinybase.api.logs import configure_logging
+from tinybase.api.loopback import api_loopback
 from tinybase.api.middleware import BodySizeLimitMiddleware, CORSMiddleware, RequestIdMiddleware
 from tinybase.api.responses import JSONResponse
 from tinybase.api.routes import (
@@ -131,6 +132,8 @@ def telemetry_settings(config: Config) -> TelemetryConfig | None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = await anyio.to_thread.run_sync(build_state, app.state.config)
     app.state.tinybase = state
+    if state.functions is not None:
+        state.functions.isolated.bind_api(api_loopback(app))
     try:
         async with anyio.create_task_group() as background:
             state.start_background(background)

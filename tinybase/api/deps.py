@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tinybase.api.state import AppState
 from tinybase.auth.principal import ANONYMOUS, Principal
 from tinybase.errors import AuthenticationError, PermissionDeniedError
+from tinybase.functions.call_tokens import CALL_TOKEN_PREFIX
 
 __all__ = [
     "ANONYMOUS_TOO_DOCS",
@@ -130,7 +131,13 @@ async def get_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         return ANONYMOUS
-    tokens = app_state(request).tokens
+    state = app_state(request)
+    if token.startswith(CALL_TOKEN_PREFIX):  # an isolated function's client, as its caller
+        called = state.functions.isolated.tokens.principal(token) if state.functions else None
+        if called is None:
+            raise AuthenticationError("Invalid or expired token")
+        return called
+    tokens = state.tokens
     principal = tokens.verify_in_memory(token)
     if principal is None:  # the user's token version is not cached yet: a database read
         principal = await anyio.to_thread.run_sync(tokens.verify, token)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, TypeAdapter
 
 from tinybase.functions.registry import FunctionRegistry, FunctionSpec
 from tinybase.utils import AuthLevel
@@ -38,14 +37,18 @@ def install_function_docs(app: FastAPI, registry: Callable[[], FunctionRegistry 
     """Make ``app.openapi()`` document every function of ``registry()`` (None: none yet)."""
     build = app.openapi
 
+    built_for: list[int | None] = [None]
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = build()
         functions = registry()
+        version = None if functions is None else functions.version
+        if app.openapi_schema is not None and built_for[0] == version:
+            return app.openapi_schema
+        app.openapi_schema = None  # isolated functions came or went: document them anew
+        document = build()
         if functions is not None:
             add_functions(document, functions)
-        app.openapi_schema = document
+        app.openapi_schema, built_for[0] = document, version
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -56,8 +59,8 @@ def add_functions(document: dict[str, Any], registry: FunctionRegistry) -> None:
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault(ERROR_COMPONENT, _ERROR_SCHEMA)
     for spec in sorted(registry, key=lambda spec: spec.name):
-        request = _component(components, spec, spec.input_type, "Input")
-        response = _component(components, spec, spec.output_type, "Output")
+        request = _component(components, spec, "input")
+        response = _component(components, spec, "output")
         document["paths"][f"/api/functions/{spec.name}"] = {
             "post": _operation(spec, request, response)
         }
@@ -97,13 +100,14 @@ def _operation(spec: FunctionSpec, request: str, response: str) -> dict[str, Any
     }
 
 
-def _component(components: dict[str, Any], spec: FunctionSpec, kind: Any, role: str) -> str:
-    """Put ``kind``'s JSON Schema (and the models it refers to) into ``components``;
-    return the name it is filed under."""
-    schema = TypeAdapter(kind).json_schema(ref_template=_REF)
+def _component(components: dict[str, Any], spec: FunctionSpec, kind: str) -> str:
+    """Put the JSON Schema of ``spec``'s input or output ``kind`` (and the models it refers
+    to) into ``components``; return the name it is filed under."""
+    role = kind.capitalize()
+    schema = spec.json_schema(kind, ref_template=_REF)
     for name, nested in schema.pop("$defs", {}).items():
         components.setdefault(name, nested)
-    own = kind.__name__ if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+    own = spec.model_name(kind)
     name = own or _camel(spec.name) + role
     if components.get(name, schema) != schema:  # another schema already has the name
         name = f"{_camel(spec.name)}{role}{'_' + own if own else ''}"

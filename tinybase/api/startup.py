@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from tinybase.api.realtime_setup import build_realtime
 from tinybase.api.state import AppState
@@ -18,6 +19,9 @@ from tinybase.extensions.hooks import BEFORE_KINDS, collected_hooks
 from tinybase.extensions.loader import load_extensions
 from tinybase.extensions.record_hooks import connect_record_hooks
 from tinybase.extensions.user_hooks import connect_user_hooks
+from tinybase.functions.deploys import DeployStore
+from tinybase.functions.isolated import IsolatedFunctions
+from tinybase.functions.isolated_calls import isolation_settings
 from tinybase.functions.loader import instance_hooks, load_functions
 from tinybase.functions.service import build_functions
 from tinybase.records.executor import DatabaseExecutor
@@ -28,7 +32,7 @@ from tinybase.schedule import build_schedules
 from tinybase.settings import Config, SettingsStore, settings
 from tinybase.storage import FileStorage, data_directory
 
-__all__ = ["build_state"]
+__all__ = ["build_state", "work_path"]
 
 logger = logging.getLogger("tinybase.api")
 
@@ -101,13 +105,27 @@ def build_state(config: Config) -> AppState:
             bind_session=state.bind_function_session,
             timeout_seconds=config.function_timeout_seconds,
             threads=config.function_threads,
+            isolated=lambda registry: IsolatedFunctions(
+                registry,
+                isolation_settings(config),
+                folder=Path(config.functions_path).expanduser().resolve(),
+                work=work_path(config),
+                deploys=DeployStore(db),
+            ),
             hooks=hooks,
         )
         state.schedules, state.scheduler = build_schedules(
             config, db=db, executor=state.executor, functions=state.functions
         )
+        state.background.append(state.functions.isolated.run)
     except BaseException:
         state.close()
         raise
     state.background.append(state.scheduler.run)
     return state
+
+
+def work_path(config: Config) -> Path:
+    """TinyBase's folder for function environments and deployed scripts."""
+    chosen = config.function_work_path or str(Path(config.functions_path) / ".tinybase")
+    return Path(chosen).expanduser().resolve()

@@ -1,12 +1,12 @@
 """The ``tinybase`` command: ``init``, ``serve``, ``db``, ``admin``, ``extensions``,
-``schedules``, ``version``."""
+``functions``, ``schedules``, ``version``."""
 
 from __future__ import annotations
 
 import typer
 
 from tinybase import __version__
-from tinybase.cli import admin, db, extensions, schedules
+from tinybase.cli import admin, db, extensions, functions, schedules
 from tinybase.cli.init import init
 from tinybase.cli.serve import serve
 
@@ -24,6 +24,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(extensions.app, name="extensions")
+app.add_typer(functions.app, name="functions")
 
 
 @app.command()

@@ -21,6 +21,7 @@ __all__ = [
     "Collection",
     "FunctionCall",
     "FunctionSchedule",
+    "FunctionVersion",
     "PasswordReset",
     "RealtimeEvent",
     "Record",
@@ -114,10 +115,31 @@ class FunctionCall(SQLModel, table=True):
     error_type: str | None = None
     # The traceback of a failed call: admins read it in the call record, callers never do.
     error_traceback: str | None = Field(default=None, sa_type=sa.Text)
+    # What an isolated function printed during the call (bounded), for admins only.
+    output: str | None = Field(default=None, sa_type=sa.Text)
     # Indexed for the retention clean-up (``scheduler_call_retention_days``).
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
     )
+
+
+class FunctionVersion(SQLModel, table=True):
+    """One deployed version of an isolated function's script (``PUT /api/admin/functions``).
+
+    The newest version of a name is the one served; ``source`` None marks a removal.
+    """
+
+    __tablename__ = "_function_version"
+    __table_args__ = (sa.UniqueConstraint("function_name", "version"),)
+
+    id: UUID = _id_field()
+    function_name: str = Field(index=True)
+    version: int
+    source: str | None = Field(default=None, sa_type=sa.Text)
+    content_hash: str | None = None
+    note: str | None = None
+    deployed_by: UUID | None = _user_fk(nullable=True, ondelete="SET NULL")
+    created_at: datetime = _timestamp_field()
 
 
 class FunctionSchedule(SQLModel, table=True):

@@ -38,7 +38,7 @@ RUNNING_RECORD_AFTER = 0.2
 STATUSES = ("running", "succeeded", "failed")
 TRIGGERS = ("manual", "schedule")
 _TABLE: sa.Table = FunctionCall.__table__  # type: ignore[attr-defined]
-_PUBLIC = [column for column in _TABLE.columns if column.key != "error_traceback"]
+_PUBLIC = [c for c in _TABLE.columns if c.key not in ("error_traceback", "output")]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ class CallRecords:
                 error_message=sa.bindparam("error_message"),
                 error_type=sa.bindparam("error_type"),
                 error_traceback=sa.bindparam("error_traceback"),
+                output=sa.bindparam("output"),
             )
         )
 
@@ -172,7 +173,7 @@ class CallRecords:
         return CallPage(rows, str(rows[-1]["id"]) if more else None)
 
     def get(self, call_id: str) -> dict[str, Any]:
-        """One call, with its traceback (a blocking read).
+        """One call, with its traceback and printed output (a blocking read).
 
         Raises:
             NotFoundError: no call has that id.
@@ -218,8 +219,10 @@ class OpenCall:
         error_message: str | None = None,
         error_type: str | None = None,
         error_traceback: str | None = None,
+        output: str | None = None,
     ) -> None:
-        """Write the call's outcome (after its ``running`` row, if that was written)."""
+        """Write the call's outcome (after its ``running`` row, if that was written);
+        ``output`` is what an isolated function printed."""
         self._timer.cancel()
         outcome = {
             "status": status,
@@ -227,6 +230,7 @@ class OpenCall:
             "error_message": error_message,
             "error_type": error_type,
             "error_traceback": error_traceback,
+            "output": output,
         }
         if self._running is None:
             await self._records.finished(self._row, outcome)

@@ -19,13 +19,18 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from tinybase.auth.principal import Principal
-from tinybase.errors import AuthenticationError, PermissionDeniedError
-from tinybase.functions.errors import DuplicateFunctionError, UnknownFunctionError
+from tinybase.errors import AuthenticationError, PermissionDeniedError, ValidationError
+from tinybase.functions.errors import (
+    DuplicateFunctionError,
+    FunctionPreparingError,
+    UnknownFunctionError,
+)
 from tinybase.utils import AuthLevel
 
 __all__ = [
     "FunctionRegistry",
     "FunctionSpec",
+    "check_function_name",
     "collected_functions",
     "register",
 ]
@@ -89,6 +94,19 @@ class FunctionSpec:
             "tags": list(self.tags),
         }
 
+    kind = "python"
+    """``"python"`` (in-process) or ``"isolated"`` (a ``tinybase_sdk`` script)."""
+
+    def json_schema(self, role: str, ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+        """The JSON Schema of the payload (``role="input"``) or of the output."""
+        adapter = self.input_adapter if role == "input" else self.output_adapter
+        return adapter.json_schema(ref_template=ref_template)
+
+    def model_name(self, role: str) -> str | None:
+        """The Pydantic model's name of the payload or output, None for another type."""
+        kind = self.input_type if role == "input" else self.output_type
+        return kind.__name__ if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
     def check_caller(self, principal: Principal) -> None:
         """Raise unless ``principal`` may call this function.
 
@@ -108,8 +126,8 @@ class FunctionSpec:
         if self.auth is AuthLevel.PUBLIC:
             return True
         if self.auth is AuthLevel.AUTH:
-            return principal.is_authenticated
-        return principal.is_authenticated and principal.is_admin
+            return principal.is_authenticated or principal.is_admin
+        return principal.is_admin
 
 
 _collected: list[FunctionSpec] = []
@@ -219,8 +237,24 @@ def _check_name(name: str) -> None:
         raise ValueError(f"a function name is 1-100 of A-Z a-z 0-9 _ -, not {name!r}")
 
 
+def check_function_name(name: str) -> None:
+    """Check a function name given over HTTP (a deploy).
+
+    Raises:
+        ValidationError: not 1-100 of A-Z a-z 0-9 _ - (422).
+    """
+    try:
+        _check_name(name)
+    except ValueError as exc:
+        raise ValidationError.for_field("name", str(exc)) from None
+
+
 class FunctionRegistry:
     """An instance's functions by name, built at start-up from the collected specs.
+
+    Isolated functions come and go while the instance runs (:meth:`put`, :meth:`remove`);
+    a name being prepared answers 503 until it is ready (:meth:`preparing`). ``version``
+    changes with every change, so cached documents (OpenAPI) know when to rebuild.
 
     Raises:
         DuplicateFunctionError: two specs share a name (the message names both places).
@@ -228,6 +262,8 @@ class FunctionRegistry:
 
     def __init__(self, specs: Iterable[FunctionSpec]) -> None:
         self._specs: dict[str, FunctionSpec] = {}
+        self._preparing: set[str] = set()
+        self.version = 0
         for spec in specs:
             earlier = self._specs.get(spec.name)
             if earlier is not None and earlier.handler is not spec.handler:
@@ -250,8 +286,47 @@ class FunctionRegistry:
         """
         spec = self._specs.get(name)
         if spec is None:
+            if name in self._preparing:
+                raise FunctionPreparingError(name)
             raise UnknownFunctionError(name)
         return spec
+
+    def find(self, name: str) -> FunctionSpec | None:
+        """The function named ``name``, None if there is none."""
+        return self._specs.get(name)
+
+    def put(self, spec: FunctionSpec) -> None:
+        """Add or replace an isolated function.
+
+        Raises:
+            DuplicateFunctionError: an in-process function has the name.
+        """
+        earlier = self._specs.get(spec.name)
+        if earlier is not None and earlier.kind != spec.kind:
+            raise DuplicateFunctionError(
+                f"two functions are named {spec.name!r}: {earlier.place} and {spec.place}"
+            )
+        self._specs[spec.name] = spec
+        self._preparing.discard(spec.name)
+        self.version += 1
+
+    def remove(self, name: str) -> None:
+        """Forget an isolated function (and that it was being prepared)."""
+        spec = self._specs.get(name)
+        if spec is not None and spec.kind != "python":
+            del self._specs[name]
+        self._preparing.discard(name)
+        self.version += 1
+
+    def preparing(self, name: str) -> None:
+        """Answer calls of ``name`` with 503 until it is :meth:`put` or removed (an
+        isolated function being prepared is not served meanwhile)."""
+        spec = self._specs.get(name)
+        if spec is not None and spec.kind == "python":
+            return
+        self._specs.pop(name, None)
+        self._preparing.add(name)
+        self.version += 1
 
     def callable_by(self, principal: Principal) -> list[FunctionSpec]:
         """The functions ``principal`` may call, sorted by name."""

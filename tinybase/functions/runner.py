@@ -40,7 +40,8 @@ from tinybase.extensions.events import FunctionCallEvent, FunctionCompleteEvent
 from tinybase.extensions.hooks import HookKind
 from tinybase.functions.calls import CallRecords, OpenCall
 from tinybase.functions.context import Context, TriggerType
-from tinybase.functions.errors import FunctionError, FunctionTimeoutError
+from tinybase.functions.errors import FunctionError, FunctionTimeoutError, IsolatedCallError
+from tinybase.functions.isolated_calls import IsolatedFunctionSpec
 from tinybase.functions.registry import FunctionSpec
 from tinybase.functions.transaction import FunctionSession, FunctionTransaction
 from tinybase.records.executor import Lane, run_each
@@ -163,6 +164,24 @@ class FunctionRunner:
         """
         spec.check_caller(principal)
         value = self.validate(spec, payload)
+        if isinstance(spec, IsolatedFunctionSpec):
+            assert spec.runtime is not None
+            with spec.runtime.manager.admit(spec, principal):  # 429 before it is a call
+                return await self._call(
+                    spec, payload, value, principal, request, trigger_type, trigger_id
+                )
+        return await self._call(spec, payload, value, principal, request, trigger_type, trigger_id)
+
+    async def _call(
+        self,
+        spec: FunctionSpec,
+        payload: Any,
+        value: Any,
+        principal: Principal,
+        request: Any,
+        trigger_type: TriggerType,
+        trigger_id: uuid.UUID | None,
+    ) -> Any:
         call_id, started = uuid7(), time.perf_counter()
         user_id = None if principal.user_id is None else uuid.UUID(principal.user_id)
         await self._before(spec, user_id, payload)
@@ -193,12 +212,17 @@ class FunctionRunner:
             request=request,
         )
         outcome: _Outcome | None = None
+        printed: str | None = None
         try:
-            output = await self._run(spec, ctx, value, transaction, session)
+            if isinstance(spec, IsolatedFunctionSpec):
+                output, printed = await self._run_isolated(spec, ctx, value, principal)
+            else:
+                output = await self._run(spec, ctx, value, transaction, session)
         except Exception as exc:
+            printed = getattr(exc, "printed", None)
             outcome = _outcome(exc)
         duration_ms = int((time.perf_counter() - started) * 1000)
-        await self._record(record, duration_ms, outcome)
+        await self._record(record, duration_ms, outcome, printed)
         self._after(spec, user_id, duration_ms, outcome)
         if outcome is not None:
             raise FunctionCallFailed(outcome.status, outcome.detail, outcome.error_type, call_id)
@@ -243,6 +267,18 @@ class FunctionRunner:
                     with anyio.CancelScope(shield=True):
                         await anyio.to_thread.run_sync(partial(transaction.finish, commit=False))
 
+    async def _run_isolated(
+        self, spec: IsolatedFunctionSpec, ctx: Context, value: Any, principal: Principal
+    ) -> tuple[Any, str | None]:
+        """An isolated function's call in a worker process (its own time limit: past it the
+        worker is killed)."""
+        assert spec.runtime is not None
+        try:
+            with anyio.fail_after(self.timeout_seconds):
+                return await spec.runtime.invoke(ctx, value, principal)
+        except TimeoutError:
+            raise FunctionTimeoutError(spec.name, self.timeout_seconds) from None
+
     async def _before(self, spec: FunctionSpec, user_id: uuid.UUID | None, payload: Any) -> None:
         hooks = self.hooks
         if hooks is not None and hooks.has(HookKind.FUNCTION_CALL, spec.name):
@@ -270,8 +306,15 @@ class FunctionRunner:
         )
         hooks.run_later(HookKind.FUNCTION_COMPLETE, event, target=spec.name)
 
-    async def _record(self, record: OpenCall, duration_ms: int, outcome: _Outcome | None) -> None:
+    async def _record(
+        self,
+        record: OpenCall,
+        duration_ms: int,
+        outcome: _Outcome | None,
+        printed: str | None = None,
+    ) -> None:
         await record.end(
+            output=printed or None,
             status="succeeded" if outcome is None else "failed",
             duration_ms=duration_ms,
             error_message=None if outcome is None else outcome.message,
@@ -311,6 +354,10 @@ def _outcome(exc: Exception) -> _Outcome:
     """Map what a call raised to the caller's status and detail (the one place)."""
     error_type = type(exc).__name__
     trace = "".join(traceback.format_exception(exc))
+    if isinstance(exc, IsolatedCallError):
+        if exc.status >= 500:
+            logger.error("isolated function failed (%s): %s", exc.error_type, exc.message)
+        return _Outcome(exc.status, exc.detail, exc.error_type, exc.message, exc.remote_traceback)
     if isinstance(exc, FunctionError):
         return _Outcome(exc.status_code, exc.detail, error_type, str(exc.detail), trace)
     if isinstance(exc, FunctionTimeoutError):

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from tinybase.data import Database
 from tinybase.functions.calls import CallRecords
+from tinybase.functions.isolated import IsolatedFunctions
 from tinybase.functions.loader import FunctionLoad, instance_functions
 from tinybase.functions.registry import FunctionRegistry
 from tinybase.functions.runner import FunctionHooks, FunctionRunner
@@ -27,12 +28,14 @@ class Functions:
         runner: calls them.
         calls: their call records.
         load: what start-up imported from ``functions_path`` and what failed.
+        isolated: the ``tinybase_sdk`` scripts, their environments and workers.
     """
 
     registry: FunctionRegistry
     runner: FunctionRunner
     calls: CallRecords
     load: FunctionLoad
+    isolated: IsolatedFunctions
 
     def close(self) -> None:
         """Stop the runner's worker threads (the instance is shutting down)."""
@@ -47,6 +50,7 @@ def build_functions(
     bind_session: Callable[[Session, FunctionTransaction], Session],
     timeout_seconds: float,
     threads: int,
+    isolated: Callable[[FunctionRegistry], IsolatedFunctions],
     hooks: FunctionHooks | None = None,
 ) -> Functions:
     """The instance's functions, from what :func:`load_functions` imported.
@@ -64,4 +68,6 @@ def build_functions(
         threads=threads,
         hooks=hooks,
     )
-    return Functions(registry=registry, runner=runner, calls=calls, load=load)
+    return Functions(
+        registry=registry, runner=runner, calls=calls, load=load, isolated=isolated(registry)
+    )

@@ -56,7 +56,7 @@ OTHER_ENV_VARIABLES = frozenset(
 # A TOML section whose keys do not simply become "<section>_<key>".
 _SECTION_PREFIXES = {"database": "db"}
 # Sections that hold structured values rather than scalar settings.
-_STRUCTURED_SECTIONS = {"record_apis"}
+_STRUCTURED_SECTIONS = {"record_apis", "function_secrets"}
 
 logger = logging.getLogger("tinybase.settings")
 
@@ -107,6 +107,58 @@ class Config(BaseSettings):
     )
     function_threads: int = Field(
         4, ge=1, description="How many sync function calls run at once in worker threads."
+    )
+    function_workers_max: int = Field(
+        4, ge=1, description="Isolated functions: worker processes per function at most."
+    )
+    function_worker_idle_seconds: float = Field(
+        300.0, gt=0, description="Isolated functions: a worker idle this long is stopped."
+    )
+    function_worker_start_seconds: float = Field(
+        60.0, gt=0, description="Isolated functions: time a new worker has to load its script."
+    )
+    function_memory_limit_mb: int | None = Field(
+        1024,
+        examples=[1024],
+        ge=64,
+        description="Isolated functions: address-space limit of a worker, in MiB "
+        "(RLIMIT_AS; unset: none).",
+    )
+    function_max_concurrent_calls: int = Field(
+        64, ge=1, description="Isolated functions: calls of one function at once (then 429)."
+    )
+    function_max_calls_per_user: int = Field(
+        32, ge=1, description="Isolated functions: calls by one user at once (then 429)."
+    )
+    function_max_result_bytes: int = Field(
+        1_048_576, ge=1, description="Isolated functions: largest JSON result of a call."
+    )
+    function_output_limit_chars: int = Field(
+        65_536, ge=0, description="Isolated functions: printed output kept per call."
+    )
+    function_prepare_seconds: float = Field(
+        600.0, gt=0, description="Isolated functions: time uv has to prepare an environment."
+    )
+    function_env_allow: list[str] = Field(
+        default_factory=list,
+        description="Isolated functions: server environment variables passed to workers.",
+    )
+    function_secrets: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Isolated functions: environment variables per function, "
+        "[function_secrets.NAME] VAR = value.",
+    )
+    function_deploy_poll_seconds: float = Field(
+        2.0, gt=0, description="How often deployed function versions are re-read, in seconds."
+    )
+    function_watch: bool = Field(
+        True, description="Watch functions_path for added, changed and removed SDK scripts."
+    )
+    function_work_path: str | None = Field(
+        None,
+        description="TinyBase's folder for function environments and deployed scripts "
+        "(unset: <functions_path>/.tinybase).",
+        examples=["/var/lib/tinybase/functions"],
     )
     scheduler_enabled: bool = Field(True, description="Run scheduled functions in this process.")
     scheduler_interval_seconds: int = Field(

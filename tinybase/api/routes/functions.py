@@ -6,6 +6,10 @@
     GET  /api/admin/functions                every function, and the modules that failed
     GET  /api/admin/functions/calls          call records, newest first (filters, cursor)
     GET  /api/admin/functions/calls/{id}     one call record, with its traceback
+    PUT  /api/admin/functions/{name}         deploy an isolated function's script (a version)
+    DELETE /api/admin/functions/{name}       stop serving a deployed function (a version)
+    GET  /api/admin/functions/{name}/versions          its deployed versions, newest first
+    POST /api/admin/functions/{name}/rollback          deploy an older version again
 
 A call's errors: 401/403 by the function's auth level, 404 for an unknown name, 413 past
 ``function_max_payload_bytes``, 422 naming the field of a bad payload; a function that
@@ -22,6 +26,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from tinybase.api.deps import BEARER_DOCS, AdminUser, CurrentPrincipal, State, get_principal
 from tinybase.api.deps import app_state as state_of
@@ -57,8 +62,8 @@ async def read_function(name: str, state: State, principal: CurrentPrincipal) ->
     spec.check_caller(principal)
     return {
         **spec.public(),
-        "input_schema": spec.input_adapter.json_schema(),
-        "output_schema": spec.output_adapter.json_schema(),
+        "input_schema": spec.json_schema("input"),
+        "output_schema": spec.json_schema("output"),
     }
 
 
@@ -77,15 +82,17 @@ async def call_function(request: Request) -> Response:
 
 @admin_router.get("")
 async def list_all_functions(state: State, _admin: AdminUser) -> dict[str, Any]:
-    """Every function (with the module that registered it) and every function module that
-    failed to import at start-up (file, error, traceback)."""
+    """Every function (with its kind and the module or script that registered it), every
+    function module that failed to import at start-up (file, error, traceback), and every
+    isolated function script with its state (preparing, ready, failed with its error)."""
     functions = _functions(state)
     return {
         "functions": [
-            {**spec.public(), "module": spec.module, "place": spec.place}
+            {**spec.public(), "kind": spec.kind, "module": spec.module, "place": spec.place}
             for spec in sorted(functions.registry, key=lambda spec: spec.name)
         ],
         "failures": [failure.public() for failure in functions.load.failures],
+        "scripts": functions.isolated.listing(),
     }
 
 
@@ -113,3 +120,48 @@ def list_calls(
 def read_call(call_id: str, state: State, _admin: AdminUser) -> dict[str, Any]:
     """One call record, with the traceback of a failed call."""
     return _functions(state).calls.get(call_id)
+
+
+class Deploy(BaseModel):
+    """A script to deploy: a ``tinybase_sdk`` function with its ``# /// script`` block."""
+
+    source: str = Field(description="The script's whole text.")
+    note: str | None = Field(None, max_length=1000, description="Why (kept with the version).")
+
+
+class Rollback(BaseModel):
+    """The version whose source is deployed again."""
+
+    version: int = Field(ge=1)
+
+
+@admin_router.put("/{name}")
+async def deploy_function(
+    name: str, body: Deploy, state: State, admin: AdminUser
+) -> dict[str, Any]:
+    """Deploy a script as the newest version of ``name``: it must parse, prepare, load and
+    register ``name`` (422 naming the problem); every process serves it within seconds."""
+    isolated = _functions(state).isolated
+    return await isolated.deploy(name, body.source, user_id=admin.user_id, note=body.note)
+
+
+@admin_router.delete("/{name}")
+async def undeploy_function(name: str, state: State, admin: AdminUser) -> dict[str, Any]:
+    """Stop serving the deployed function ``name`` (recorded as a version without source)."""
+    return await _functions(state).isolated.undeploy(name, user_id=admin.user_id)
+
+
+@admin_router.get("/{name}/versions")
+def list_versions(name: str, state: State, _admin: AdminUser) -> list[dict[str, Any]]:
+    """The deployed versions of ``name``, newest first (the newest is served)."""
+    deploys = _functions(state).isolated.deploys
+    return [] if deploys is None else deploys.versions(name)
+
+
+@admin_router.post("/{name}/rollback")
+async def rollback_function(
+    name: str, body: Rollback, state: State, admin: AdminUser
+) -> dict[str, Any]:
+    """Deploy the source of an older version again, as a new version (404: no such one)."""
+    isolated = _functions(state).isolated
+    return await isolated.rollback(name, body.version, user_id=admin.user_id)
