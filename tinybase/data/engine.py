@@ -25,6 +25,7 @@ from tinybase.data.codecs import loads_json
 __all__ = [
     "IMMEDIATE_OPTION",
     "REGEXP_TIMEOUT_SECONDS",
+    "compile_regexp",
     "create_engine",
     "is_memory",
     "regexp_timed_out",
@@ -128,7 +129,9 @@ def _on_begin(connection: sa.Connection) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_pattern(pattern: str) -> regex.Pattern[str]:
+def compile_regexp(pattern: str) -> regex.Pattern[str]:
+    """A client's pattern as SQLite's ``REGEXP`` runs it (cached); search it with
+    ``timeout=REGEXP_TIMEOUT_SECONDS``: Python's ``re`` has no time limit."""
     return regex.compile(pattern, flags=regex.VERSION0)
 
 
@@ -155,7 +158,7 @@ def _regexp(pattern: str | None, value: Any) -> bool | None:
     # Security: a client's pattern such as ^(a+)+$ backtracks exponentially; the timeout
     # bounds it (the Python side would otherwise stall a thread holding the database).
     try:
-        found = _compile_pattern(pattern).search(str(value), timeout=REGEXP_TIMEOUT_SECONDS)
+        found = compile_regexp(pattern).search(str(value), timeout=REGEXP_TIMEOUT_SECONDS)
     except TimeoutError:
         _regexp_timeout.set(True)
         raise

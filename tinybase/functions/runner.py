@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import anyio
 import anyio.to_thread
 import pydantic
+from pydantic_core import PydanticSerializationError
 from sqlmodel import Session
 
 from tinybase.auth.principal import Principal
@@ -350,6 +351,11 @@ def _dump(spec: FunctionSpec, result: Any) -> Any:
     return adapter.dump_python(adapter.validate_python(result), mode="json")
 
 
+_NOT_THE_CALLERS = (pydantic.ValidationError, PydanticSerializationError)
+"""``ValueError`` subclasses that are the function's bug, not the caller's: an output that
+does not fit its type or cannot be encoded is a 500 (its message stays in the record)."""
+
+
 def _outcome(exc: Exception) -> _Outcome:
     """Map what a call raised to the caller's status and detail (the one place)."""
     error_type = type(exc).__name__
@@ -366,7 +372,7 @@ def _outcome(exc: Exception) -> _Outcome:
         # A TinyBase client error from a service the function called (a 422 of a bad record,
         # a 404, a 409): the caller gets it as the service put it.
         return _Outcome(exc.status_code, exc.detail, error_type, str(exc.detail), trace)
-    if isinstance(exc, ValueError) and not isinstance(exc, pydantic.ValidationError):
+    if isinstance(exc, ValueError) and not isinstance(exc, _NOT_THE_CALLERS):
         return _Outcome(400, str(exc), error_type, str(exc), trace)
     logger.error("function failed (%s)", error_type, exc_info=exc)
     return _Outcome(500, "Internal server error", error_type, str(exc), trace)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from tinybase.data.engine import REGEXP_TIMEOUT_SECONDS, compile_regexp
 from tinybase.records.filters import FilterNode, FilterShape, bind_filter
 from tinybase.records.listing import ColumnAllowlist
 
@@ -58,11 +59,10 @@ def _matcher(shape: FilterShape, values: Iterator[Any], insensitive: bool) -> Ro
         return lambda row: (row.get(column) is None) == wants_null
     value = next(values)
     if op == "like":
-        pattern = _like_pattern(value, insensitive)
-        return lambda row: isinstance(row.get(column), str) and bool(pattern(row[column]))
+        fullmatch = compile_regexp(_like_regexp(value, insensitive)).fullmatch
+        return functools.partial(_searched, fullmatch, column)
     if op == "re":
-        search = re.compile(value).search
-        return lambda row: isinstance(row.get(column), str) and bool(search(row[column]))
+        return functools.partial(_searched, compile_regexp(value).search, column)
     compare = _COMPARE[op]
     return functools.partial(_compared, compare, column, value)
 
@@ -77,8 +77,22 @@ def _compared(compare: Callable[[Any, Any], bool], column: str, value: Any, row:
         return False
 
 
-def _like_pattern(pattern: str, insensitive: bool) -> Callable[[str], Any]:
+def _searched(search: Callable[..., Any], column: str, row: Any) -> bool:
+    """A ``$re`` or ``$like`` match, bounded in time as the list filters' ``REGEXP`` is:
+    events are matched one after the other, and a pattern such as ``^(a+)+$`` (or a
+    ``LIKE`` of a dozen ``%a``) would backtrack for hours holding the GIL, the whole
+    server stalled. A match past the limit counts as no match."""
+    found = row.get(column)
+    if not isinstance(found, str):
+        return False
+    try:
+        return search(found, timeout=REGEXP_TIMEOUT_SECONDS) is not None
+    except TimeoutError:
+        return False
+
+
+def _like_regexp(pattern: str, insensitive: bool) -> str:
+    """SQL ``LIKE`` ``pattern`` as a regular expression (for a full match)."""
     parts = ["%" if c == "%" else "_" if c == "_" else re.escape(c) for c in pattern]
     text = "".join(".*" if p == "%" else "." if p == "_" else p for p in parts)
-    flags = re.DOTALL | (re.IGNORECASE if insensitive else 0)
-    return re.compile(text, flags).fullmatch
+    return ("(?si)" if insensitive else "(?s)") + text

@@ -392,6 +392,7 @@ class RealtimeService:
             return []
         readers = check.readers({s.principal for s in candidates}, row)
         readable = {name: row.get(name) for name in engine.readable}
+        engine.show_files([readable])  # as a read shows them: no object ids
         bodies: dict[str, bytes] = {}
         deliveries = []
         for subscription in candidates:

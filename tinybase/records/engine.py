@@ -182,7 +182,7 @@ class RecordEngine:
             BadRequestError: an ``expand`` the API does not allow.
         """
         record = self._read_row(principal, self.parse_id(record_id))
-        self._show_files([record])
+        self.show_files([record])
         if self.api.expand:
             expand_records(self, principal, [record], expand)
         return record
@@ -212,7 +212,7 @@ class RecordEngine:
             raise BadRequestError("Not a file")
         return stored_files(self._read_row(principal, self.parse_id(record_id))[column])
 
-    def _show_files(self, records: Sequence[dict[str, Any]]) -> None:
+    def show_files(self, records: Sequence[dict[str, Any]]) -> None:
         """File columns as clients see them: metadata without the object ids."""
         for name, multiple in self.shown_files:
             for record in records:
@@ -228,7 +228,7 @@ class RecordEngine:
         with self.db.read() as connection:
             rows = connection.execute(self.statements.read_many(rule), params).fetchall()
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
-        self._show_files(records)
+        self.show_files(records)
         return {str(record[self.pk]): record for record in records}
 
     def list(self, principal: Principal, query: ListQuery) -> ListResult:
@@ -250,7 +250,7 @@ class RecordEngine:
         with map_database_errors(self.table.name):
             rows, total = self.lister.run(shape, params, count=query.count, guarded=guarded)
         records = [dict(zip(self.readable, row, strict=True)) for row in rows]
-        self._show_files(records)
+        self.show_files(records)
         next_cursor = encode_cursor(keys, records[-1]) if records else None
         if self.api.expand:
             expand_records(self, principal, records, query.expand)
@@ -350,7 +350,7 @@ class RecordEngine:
                 return None
             if self._reads_everything(principal) or self._readable_now(connection, principal, key):
                 record = dict(zip(self.readable, row, strict=True))
-                self._show_files([record])
+                self.show_files([record])
                 return record
             return {self.pk: plain_id(key)}
 
@@ -365,7 +365,7 @@ class RecordEngine:
         if may(self.api, principal, Operation.READ):
             with contextlib.suppress(NotFoundError):
                 record = self._read_row(principal, key)
-                self._show_files([record])
+                self.show_files([record])
                 return record
         return {self.pk: plain_id(key)}
 

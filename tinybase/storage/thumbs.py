@@ -40,6 +40,7 @@ MAX_SIDE = 2048
 THUMBNAIL_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"})
 _SPEC = re.compile(r"^(\d{1,4})x(\d{1,4})(?:_?(fit|crop|top|bottom))?$")
 _MAX_PIXELS = 50_000_000  # larger sources are refused (a decompression bomb)
+_RESIZABLE_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"})
 _MAX_SOURCE_BYTES = 50 * 1024 * 1024  # read whole into memory to decode: bounded
 
 
@@ -85,10 +86,20 @@ def make_thumbnail(source: BinaryIO, mime: str, spec: ThumbSpec) -> bytes:
             if image.width * image.height > _MAX_PIXELS:
                 raise BadRequestError("thumb: the image is too large")
             image.load()
-            thumbnail = _resized(ImageOps.exif_transpose(image), spec)
+            thumbnail = _resized(_resizable(ImageOps.exif_transpose(image)), spec)
+            return _encoded(thumbnail, mime)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise BadRequestError("thumb: the file is not an image") from exc
-    return _encoded(thumbnail, mime)
+    except ValueError as exc:  # a mode or layout Pillow cannot resize or encode
+        raise BadRequestError("thumb: this image cannot be made into a thumbnail") from exc
+
+
+def _resizable(image: Image.Image) -> Image.Image:
+    """``image`` in a mode Pillow resizes and every thumbnail format encodes: 16- and
+    32-bit images (``I;16``, ``I``, ``F``: valid PNG and TIFF-like data) are not."""
+    if image.mode in _RESIZABLE_MODES:
+        return image
+    return image.convert("RGBA" if "A" in image.getbands() else "RGB")
 
 
 def _resized(image: Image.Image, spec: ThumbSpec) -> Image.Image:

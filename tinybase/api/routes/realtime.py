@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response, WebSocket
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 
 from tinybase.api.deps import BEARER_DOCS, app_state, bearer_token, get_principal
 from tinybase.api.event_stream import EventStreamResponse, serve_websocket
@@ -76,6 +76,8 @@ async def subscribe_ws(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.tinybase
     try:
         principal, token = await _websocket_caller(state, websocket)
+    except WebSocketDisconnect:  # gone before its Init
+        return
     except (AuthenticationError, TimeoutError, ValueError):
         await websocket.close(1008, "unauthorized")
         return
@@ -191,12 +193,17 @@ async def _websocket_caller(state: AppState, websocket: WebSocket) -> tuple[Prin
 
     Raises:
         AuthenticationError: a bad token. TimeoutError: no Init within 10 s.
-        ValueError: a first message that is not TrailBase's Init.
+        ValueError: a first message that is not TrailBase's Init (or not text).
+        WebSocketDisconnect: the client went away first.
     """
     token = bearer_token(websocket)  # type: ignore[arg-type]  # it reads only the headers
     if token is None:
-        message = await asyncio.wait_for(websocket.receive_text(), WS_INIT_SECONDS)
-        init = orjson.loads(message)
+        message = await asyncio.wait_for(websocket.receive(), WS_INIT_SECONDS)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        if message.get("text") is None:  # a binary frame (receive_text: a KeyError)
+            raise ValueError("the Init message must be a text frame")
+        init = orjson.loads(message["text"])
         if not isinstance(init, dict) or not isinstance(init.get("Init"), dict):
             raise ValueError('expected {"Init": {"auth_token": ...}}')
         token = init["Init"].get("auth_token")
