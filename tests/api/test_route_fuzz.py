@@ -118,6 +118,7 @@ def _url(path: str, targets: dict[str, Any]) -> str:
         field="t",
         filename="x.txt",
         schedule_id=targets["record_id"],  # no such schedule: the body is parsed first
+        call_id=targets["record_id"],  # no such function call
     )
 
 
