@@ -25,7 +25,8 @@ async def _tinybase_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 503:
         # A dependency is down (the file store): not a bug, and a retry may pass. The cause
         # was logged where it happened; the detail is the error's safe message.
-        return JSONResponse({"detail": exc.detail}, status_code=503, headers={"Retry-After": "5"})
+        headers = {"Retry-After": "5", **(exc.headers or {})}  # the error's own wait first
+        return JSONResponse({"detail": exc.detail}, status_code=503, headers=headers)
     if exc.status_code >= 500:
         logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
