@@ -346,7 +346,7 @@ def test_due_schedule_runs_from_the_loop_and_once_disables_itself(
     client: TestClient, admin: TestUser, tmp_path: Path
 ) -> None:
     log = tmp_path / "log"
-    at = datetime.now(UTC) + timedelta(seconds=1)
+    at = datetime.now(UTC) + timedelta(seconds=3)  # in the future even on a slow machine
     schedule = create(
         client, admin, **note_body(log), schedule={"method": "once", "at": at.isoformat()}
     )
