@@ -33,9 +33,19 @@ def insert_secret_if_absent(conn: sa.Connection, name: str, value: str) -> str:
 
 
 def replace_secret(conn: sa.Connection, name: str, value: str) -> None:
-    """Store ``value`` under ``name``, replacing any previous value."""
-    delete_secret(conn, name)
-    conn.execute(sa.insert(_secret).values(name=name, value=value, created_at=utcnow()))
+    """Store ``value`` under ``name``, replacing any previous value.
+
+    One upsert, so processes replacing the same secret at once (several servers starting
+    on one PostgreSQL) never collide on the key: the last one wins.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_secret).values(name=name, value=value, created_at=utcnow())
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"value": statement.excluded.value, "created_at": statement.excluded.created_at},
+        )
+    )
 
 
 def delete_secret(conn: sa.Connection, name: str) -> None:

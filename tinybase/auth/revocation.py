@@ -8,14 +8,19 @@ query on ``_user.updated_at``) and the sessions revoked since then (``_session.r
 Whatever bumps a token version (logout-all, password change or reset, demotion) or revokes a
 session (logout, refresh-token reuse) is therefore seen by every process within one poll
 interval, and at once by the process that made the change.
+
+A poll reads a snapshot that may predate a change this process has just made and
+remembered; such a read never overwrites the newer state (each local change is stamped,
+and a read only stores users not changed locally since the read began).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,6 +71,9 @@ class RevocationCache:
         self._access_ttl = access_ttl
         self._lock = threading.Lock()
         self._users: dict[str, UserTokenState | None] = {}
+        # user id -> stamp of this process's last change to it (see ``_store_read``)
+        self._changed_here: dict[str, int] = {}
+        self._stamps = itertools.count(1)
         self._revoked_sessions: dict[str, datetime] = {}
         self._last_poll = utcnow()
         self._last_full_refresh = self._last_poll
@@ -82,9 +90,11 @@ class RevocationCache:
             with self._lock:
                 if user_id in self._users:
                     return self._users[user_id]
-        state = self._load_users([user_id]).get(user_id)
-        self.remember_user(user_id, state)
-        return state
+        stamp = self._read_stamp()
+        found = self._load_users([user_id])
+        self._store_read({user_id: found.get(user_id)}, stamp)
+        with self._lock:
+            return self._users[user_id]
 
     def cached_user_state(self, user_id: str) -> UserTokenState | None:
         """The state of ``user_id`` if this process knows it (no database read), else None.
@@ -105,6 +115,7 @@ class RevocationCache:
         """Record the current state of a user this process just read or changed."""
         with self._lock:
             self._users[user_id] = state
+            self._changed_here[user_id] = next(self._stamps)
 
     def remember_revoked_sessions(self, session_ids: Iterable[str]) -> None:
         """Record session families this process just revoked."""
@@ -119,6 +130,7 @@ class RevocationCache:
         """Read the users changed and sessions revoked since the last poll."""
         started = utcnow()
         since = self._last_poll - _OVERLAP
+        stamp = self._read_stamp()
         with self._db.read() as conn:
             changed = conn.execute(
                 sa.select(_user.c.id, _user.c.token_version, _user.c.is_admin).where(
@@ -129,9 +141,10 @@ class RevocationCache:
                 sa.select(_session.c.family_id).where(_session.c.revoked_at >= since).distinct()
             ).scalars()
             revoked_ids = [str(family_id) for family_id in revoked]
-        with self._lock:
-            for row in changed:
-                self._users[str(row.id)] = UserTokenState(row.token_version, row.is_admin)
+        self._store_read(
+            {str(row.id): UserTokenState(row.token_version, row.is_admin) for row in changed},
+            stamp,
+        )
         self.remember_revoked_sessions(revoked_ids)
         self._forget_expired_revocations(started)
         self._last_poll = started
@@ -172,10 +185,21 @@ class RevocationCache:
             user_ids = list(self._users)
         for start in range(0, len(user_ids), _CHUNK):
             chunk = user_ids[start : start + _CHUNK]
+            stamp = self._read_stamp()
             found = self._load_users(chunk)
-            with self._lock:
-                for user_id in chunk:
-                    self._users[user_id] = found.get(user_id)
+            self._store_read({user_id: found.get(user_id) for user_id in chunk}, stamp)
+
+    def _read_stamp(self) -> int:
+        """The stamp a database read starts at (taken before the read)."""
+        with self._lock:
+            return next(self._stamps)
+
+    def _store_read(self, states: Mapping[str, UserTokenState | None], stamp: int) -> None:
+        """Store states read from the database, except users changed here since ``stamp``."""
+        with self._lock:
+            for user_id, state in states.items():
+                if self._changed_here.get(user_id, 0) < stamp:
+                    self._users[user_id] = state
 
     def _load_users(self, user_ids: list[str]) -> dict[str, UserTokenState]:
         valid = [user_id for user_id in user_ids if is_user_id(user_id)]
