@@ -29,6 +29,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.install_lock import install_lock
 from tests.live_server import live_server
 from tinybase.api.startup import build_state
 from tinybase.settings import load_config
@@ -70,17 +71,17 @@ def trailbase_js() -> Path:
         if _required():
             pytest.fail("node and npm are required in CI for the TrailBase client test")
         pytest.skip("node/npm are not installed")
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "trailbase_scenario.mjs"):
-        shutil.copy(JS_DIR / name, CACHE_DIR / name)
-    if not (CACHE_DIR / "node_modules" / "trailbase" / "package.json").exists():
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=CACHE_DIR,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    with install_lock(CACHE_DIR):
+        for name in ("package.json", "trailbase_scenario.mjs"):
+            shutil.copy(JS_DIR / name, CACHE_DIR / name)
+        if not (CACHE_DIR / "node_modules" / "trailbase" / "package.json").exists():
+            subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=CACHE_DIR,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
     return CACHE_DIR
 
 
@@ -94,11 +95,13 @@ def trailbase_python() -> Path:
         pytest.skip("no Python 3.13 interpreter (set TINYBASE_PYTHON313)")
     python = PY_CACHE_DIR / "venv" / "bin" / "python"
     stamp = PY_CACHE_DIR / "venv" / "installed.txt"
-    if not (python.exists() and stamp.exists() and stamp.read_text() == PY_CLIENT):
-        subprocess.run([base, "-m", "venv", "--clear", str(python.parent.parent)], check=True)
-        install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*install, PY_CLIENT], check=True, capture_output=True, timeout=300)
-        stamp.write_text(PY_CLIENT)
+    with install_lock(PY_CACHE_DIR):
+        if not (python.exists() and stamp.exists() and stamp.read_text() == PY_CLIENT):
+            subprocess.run([base, "-m", "venv", "--clear", str(python.parent.parent)], check=True)
+            install = [str(python), "-m", "pip", "install", "--quiet"]
+            install.append("--disable-pip-version-check")
+            subprocess.run([*install, PY_CLIENT], check=True, capture_output=True, timeout=300)
+            stamp.write_text(PY_CLIENT)
     return python
 
 

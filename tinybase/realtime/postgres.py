@@ -33,6 +33,7 @@ CHANNEL = "tinybase_realtime"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses 8000 and more
 _NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 _RECONNECT_SECONDS = 1.0
+_CONNECT_TIMEOUT_SECONDS = 10
 
 
 class PostgresRelay:
@@ -62,7 +63,13 @@ class PostgresRelay:
                     await anyio.sleep(_RECONNECT_SECONDS)
 
     async def _listen(self, deliver: Callable[[list[Event]], None]) -> None:
-        async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as listener:
+        # Shielded: a shutdown that cancels a connect half-way would leave psycopg's
+        # connection open; the connect is bounded and the cancellation lands right after.
+        with anyio.CancelScope(shield=True):
+            listener = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS
+            )
+        async with listener:
             await listener.execute(f"LISTEN {CHANNEL}")
             async for notify in listener.notifies():
                 payload = notify.payload
