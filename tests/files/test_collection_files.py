@@ -29,7 +29,12 @@ FIELDS = [
     {"name": "title", "type": "string"},
     {"name": "slug", "type": "string", "unique": True},
     {"name": "attachment", "type": "file"},
-    {"name": "gallery", "type": "files", "mime_types": ["image/*"]},
+    {
+        "name": "gallery",
+        "type": "files",
+        "mime_types": ["image/*"],
+        "thumbs": ["50x50", "50x50_crop", "0x20", "10x10", "0x5"],
+    },
 ]
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 
@@ -308,8 +313,9 @@ def test_thumbnails(
         assert response.headers["content-type"] == "image/png"
         assert Image.open(io.BytesIO(response.content)).size == size
     assert len([i for i in store.list("_thumbs/")]) == 3
-    again = files_client.get(url, params={"thumb": "50x50"}, headers=owner.headers)
-    assert again.status_code == 200
+    again = files_client.get(url, params={"thumb": "50x50_fit"}, headers=owner.headers)
+    assert again.status_code == 200  # the same size as 50x50: served from the cache
+    assert len([i for i in store.list("_thumbs/")]) == 3
     assert files_client.get(url, params={"thumb": "big"}, headers=owner.headers).status_code == 400
     not_image = files_client.get(
         file_url(record["id"]), params={"thumb": "10x10"}, headers=owner.headers
@@ -324,6 +330,49 @@ def test_thumbnails(
     wait_until_gone(store, object_keys(store, "docs/"))
     deadline_keys = {i.key for i in store.list("_thumbs/")}
     assert deadline_keys == set() or wait_until_gone(store, deadline_keys) is None
+
+
+def test_only_the_sizes_a_field_offers_are_rendered(
+    files_client: TestClient, docs: str, make_user: Any, store: ObjectStore
+) -> None:
+    """A reader cannot fill the store with thumbnails of sizes they make up."""
+    owner = make_user()
+    record = create(files_client, owner, {"gallery": [upload(png(300, 300), "big.png")]}).json()
+    url = file_url(record["id"], "gallery")
+    for size in ("51x51", "50x50_top", "2048x2048"):
+        response = files_client.get(url, params={"thumb": size}, headers=owner.headers)
+        assert response.status_code == 400
+        assert response.json() == {
+            "detail": "thumb: 'gallery' offers 100x100, 50x50, 50x50_crop, 0x20, 10x10, 0x5; "
+            "other sizes must be added to its thumbs option"
+        }
+    assert list(store.list("_thumbs/")) == []
+    always = files_client.get(url, params={"thumb": "100x100"}, headers=owner.headers)
+    assert always.status_code == 200
+    assert Image.open(io.BytesIO(always.content)).size == (100, 100)
+
+
+@pytest.mark.parametrize(
+    ("thumbs", "where", "message"),
+    [
+        ("100x100", [], "Input should be a valid tuple"),
+        (["100x100", 5], [1], "Input should be a valid string"),
+        (["huge"], [], "'huge': thumb: expected WxH with an optional _fit|_crop|_top|_bottom"),
+        (["0x0"], [], "'0x0': thumb: each side 0..2048, not both 0"),
+        ([f"{n}x{n}" for n in range(1, 22)], [], "at most 20 sizes"),
+    ],
+)
+def test_a_bad_thumbs_option_is_a_422_naming_it(
+    files_client: TestClient, admin: TestUser, thumbs: Any, where: list[int], message: str
+) -> None:
+    schema = {"fields": [{"name": "pictures", "type": "files", "thumbs": thumbs}]}
+    response = files_client.post(
+        "/api/collections", json={"name": "thumbed", "schema": schema}, headers=admin.headers
+    )
+    assert response.status_code == 422, response.text
+    assert [(e["loc"], e["msg"]) for e in response.json()["detail"]] == [
+        (["body", "schema", "fields", 0, "thumbs", *where], message)
+    ]
 
 
 def test_not_a_file_field_is_a_400(files_client: TestClient, docs: str, make_user: Any) -> None:

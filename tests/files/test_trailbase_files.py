@@ -9,11 +9,13 @@ backends.
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from tests.api.helpers import V1, TestUser, bad_tokens, create_tables, define
 from tests.files.conftest import object_keys, wait_until_gone
@@ -286,3 +288,61 @@ def test_bulk_create_stores_each_records_files(
     refused = files_client.post(f"{V1}/mine", json=records, headers=owner.headers)
     assert refused.status_code == 403  # one record breaks the create rule: none is written
     assert len(object_keys(store, "uploads/")) == 3
+
+
+def test_thumbnails_of_the_sizes_a_file_column_offers(
+    files_client: TestClient, apis: None, admin: TestUser, make_user: Any, store: ObjectStore
+) -> None:
+    offered = {"schema": "std.FileUpload", "thumbs": ["32x32_crop"]}
+    define(
+        files_client,
+        admin,
+        name="pictures",
+        table_name="uploads",
+        acl_authenticated=["CREATE", "READ"],
+        file_columns={"single_file": offered},
+    )
+    config = files_client.get("/api/admin/record-apis/pictures", headers=admin.headers).json()
+    assert config["file_columns"] == {"single_file": offered}
+    owner = make_user()
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48)).save(image, "PNG")
+    record_id = create(
+        files_client, owner, {"single_file": upload_input(image.getvalue(), "p.png")}, "pictures"
+    )
+    for api, size, status in (
+        ("pictures", "32x32_crop", 200),
+        ("pictures", "100x100", 200),
+        ("pictures", "33x33", 400),
+        ("mine", "32x32_crop", 400),  # the same column, through an API that does not offer it
+    ):
+        response = files_client.get(
+            f"{V1}/{api}/{record_id}/file/single_file",
+            params={"thumb": size},
+            headers=owner.headers,
+        )
+        assert response.status_code == status, (api, size, response.text)
+    assert len(list(store.list("_thumbs/"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("thumbs", "message"),
+    [
+        (["1x1"] * 21, "at most 20 sizes"),
+        (["5000x5"], "'5000x5': thumb: each side 0..2048, not both 0"),
+    ],
+)
+def test_a_bad_thumbs_option_of_a_record_api_is_a_422(
+    files_client: TestClient, admin: TestUser, tables: None, thumbs: list[str], message: str
+) -> None:
+    response = files_client.post(
+        "/api/admin/record-apis",
+        json={
+            "name": "bad",
+            "table_name": "uploads",
+            "file_columns": {"single_file": {"schema": "std.FileUpload", "thumbs": thumbs}},
+        },
+        headers=admin.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert message in str(response.json()["detail"])

@@ -27,12 +27,13 @@ from starlette.responses import StreamingResponse
 
 from tinybase.api.state import AppState
 from tinybase.errors import NotFoundError, ValidationError
-from tinybase.records.file_columns import UploadInput, object_key
+from tinybase.records.file_columns import FileColumn, UploadInput, object_key
 from tinybase.records.uploads import carries_uploads
 from tinybase.storage.sniff import inline_allowed
-from tinybase.storage.thumbs import ThumbSpec, cached_thumbnail, thumbnail_type
+from tinybase.storage.thumbs import cached_thumbnail, thumbnail_type
 
 __all__ = [
+    "THUMB_QUERY",
     "file_response",
     "form_values",
     "pick_file",
@@ -46,6 +47,14 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 MAX_FORM_FILES = 100
 _RECORD_PREFIXES = ("/api/records/v1/", "/api/v1/records/")
 _COLLECTIONS_PREFIX = "/api/collections/"
+
+#: The ``thumb`` query parameter of the download routes, for the OpenAPI document.
+THUMB_QUERY = {
+    "thumb": {
+        "type": "string",
+        "description": "WxH[_fit|_crop|_top|_bottom]: 100x100, or a size in the column's thumbs",
+    }
+}
 
 
 def upload_body_limit(max_file_size: int) -> int:
@@ -169,16 +178,16 @@ def pick_file(files: list[dict[str, Any]], filename: str | None) -> dict[str, An
 
 
 async def file_response(
-    request: Request, state: AppState, table: str, column: str, file: Mapping[str, Any]
+    request: Request, state: AppState, table: str, column: FileColumn, file: Mapping[str, Any]
 ) -> Response:
-    """The download of ``file`` (a column's stored metadata) for ``request``."""
+    """The download of ``file`` (the stored metadata of one of ``column``'s files)."""
     store = state.storage.store
-    key = object_key(table, column, file["id"])
+    key = object_key(table, column.name, file["id"])
     mime = str(file.get("mime_type") or "application/octet-stream")
     etag = f'"{file["id"]}"'
     thumb = request.query_params.get("thumb")
     if thumb:
-        spec = ThumbSpec.parse(thumb)
+        spec = column.thumb(thumb)
         key = await anyio.to_thread.run_sync(cached_thumbnail, store, key, mime, spec)
         mime, etag = thumbnail_type(mime), f'"{file["id"]}-{spec.name}"'
     headers = {

@@ -24,6 +24,7 @@ from tinybase.collections.validation import field_error
 from tinybase.db.models import Collection
 from tinybase.errors import BadRequestError, NotFoundError, ValidationError
 from tinybase.records.engine import RecordEngine
+from tinybase.records.file_columns import FileColumn
 from tinybase.records.filters import parse_filters
 from tinybase.records.query import MAX_LIMIT, MAX_OFFSET, ListQuery
 from tinybase.records.registry import RecordApiRegistry
@@ -197,9 +198,9 @@ class CollectionRecords:
 
     def files(
         self, principal: Principal, collection: Collection | str, record_id: str, field: str
-    ) -> tuple[str, list[dict[str, Any]]]:
-        """The collection's table and the stored metadata of file field ``field`` of a
-        record, if the caller may read the record (the engine's read, rule in the SQL).
+    ) -> tuple[str, FileColumn, list[dict[str, Any]]]:
+        """The collection's table, file field ``field`` and the stored metadata of its files
+        in a record, if the caller may read the record (the engine's read, rule in the SQL).
 
         Raises:
             NotFoundError: no such collection or record, or the read rule hides it.
@@ -207,7 +208,7 @@ class CollectionRecords:
         """
         return self._run(
             collection,
-            lambda engine, _id: (engine.table.name, engine.files(principal, record_id, field)),
+            lambda engine, _id: (engine.table.name, *engine.files(principal, record_id, field)),
             retry=True,
         )
 

@@ -22,7 +22,7 @@ from tinybase.collections.fields import OPTIONS, FieldType, allowed_options
 from tinybase.collections.names import collection_name_problem, field_name_problem
 from tinybase.collections.validation import FieldValueError, convert_value
 from tinybase.errors import ValidationError
-from tinybase.records.file_columns import FileColumn
+from tinybase.records.file_columns import FileColumn, thumbs_problem
 
 __all__ = [
     "CollectionSchema",
@@ -60,11 +60,16 @@ class FieldSchema(BaseModel):
     collection: str | None = None
     max_size: int | None = Field(default=None, ge=1, le=2**53)
     mime_types: tuple[str, ...] | None = None
+    thumbs: tuple[str, ...] | None = None
 
     def file_column(self) -> FileColumn:
         """The field as the record engine's file column (a ``file``/``files`` field)."""
         return FileColumn(
-            self.name, self.type is FieldType.FILES, self.max_size, tuple(self.mime_types or ())
+            self.name,
+            self.type is FieldType.FILES,
+            self.max_size,
+            tuple(self.mime_types or ()),
+            tuple(self.thumbs or ()),
         )
 
 
@@ -187,6 +192,8 @@ def _option_problems(field: FieldSchema) -> list[tuple[str, str]]:
             re.compile(field.pattern)
         except (re.error, RecursionError, OverflowError) as exc:  # see records.filters
             problems.append(("pattern", f"invalid regular expression: {exc}"))
+    if field.thumbs is not None and (problem := thumbs_problem(field.thumbs)):
+        problems.append(("thumbs", problem))
     distinct = field.values is not None and len(set(field.values)) == len(field.values)
     if field.type is FieldType.SELECT and not (field.values and distinct):
         problems.append(("values", "a select needs a non-empty list of distinct values"))

@@ -115,6 +115,7 @@ OPTIONS = (
     "collection",
     "max_size",
     "mime_types",
+    "thumbs",
 )
 
 _COMMON = frozenset({"required", "default", "unique", "index"})
@@ -140,9 +141,10 @@ _EXTRA_OPTIONS: dict[FieldType, frozenset[str]] = {
     FieldType.LIST_INTEGER: _LENGTH | _RANGE,
     FieldType.LIST_NUMBER: _LENGTH | _RANGE,
     FieldType.LIST_BOOLEAN: _LENGTH,
-    # max_size: bytes per file; mime_types: the sniffed types accepted ("image/*" allowed).
-    FieldType.FILE: frozenset({"max_size", "mime_types"}),
-    FieldType.FILES: frozenset({"max_size", "mime_types"}),
+    # max_size: bytes per file; mime_types: the sniffed types accepted ("image/*" allowed);
+    # thumbs: the thumbnail sizes offered besides 100x100.
+    FieldType.FILE: frozenset({"max_size", "mime_types", "thumbs"}),
+    FieldType.FILES: frozenset({"max_size", "mime_types", "thumbs"}),
 }
 
 # JSON values cannot be compared or indexed as such: unique/index make no sense on them.

@@ -198,9 +198,12 @@ class RecordEngine:
             raise NotFoundError()
         return dict(zip(self.readable, found[0], strict=True))
 
-    def files(self, principal: Principal, record_id: Any, column: str) -> list[dict[str, Any]]:
-        """The stored metadata (object ids included) of file column ``column`` of a record,
-        if ``principal`` may read the record: the same read, rule in the SQL, as :meth:`read`.
+    def files(
+        self, principal: Principal, record_id: Any, column: str
+    ) -> tuple[FileColumn, list[dict[str, Any]]]:
+        """File column ``column`` and the stored metadata (object ids included) of its files
+        in a record, if ``principal`` may read the record: the same read, rule in the SQL, as
+        :meth:`read`.
 
         Raises:
             BadRequestError: ``column`` is not a readable column, or not a file column.
@@ -210,7 +213,8 @@ class RecordEngine:
             raise BadRequestError("Invalid field/column name")
         if column not in self.file_columns:
             raise BadRequestError("Not a file")
-        return stored_files(self._read_row(principal, self.parse_id(record_id))[column])
+        row = self._read_row(principal, self.parse_id(record_id))
+        return self.file_columns[column], stored_files(row[column])
 
     def show_files(self, records: Sequence[dict[str, Any]]) -> None:
         """File columns as clients see them: metadata without the object ids."""

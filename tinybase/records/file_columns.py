@@ -31,20 +31,31 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from tinybase.errors import BadRequestError
+from tinybase.storage.thumbs import ThumbSpec
+
 __all__ = [
+    "ALWAYS_OFFERED_THUMBS",
     "FILE_SCHEMAS",
+    "MAX_THUMBS",
     "FileColumn",
     "StoredFile",
     "UploadInput",
     "object_key",
     "public_files",
     "stored_files",
+    "thumbs_problem",
     "unique_filename",
     "upload_from_json",
 ]
 
 #: TrailBase's JSON schema names for a single-file and a multi-file column.
 FILE_SCHEMAS = {"std.FileUpload": False, "std.FileUploads": True}
+#: Every file column offers this thumbnail size (PocketBase's, for admin UIs and lists).
+ALWAYS_OFFERED_THUMBS = ("100x100",)
+#: At most this many sizes per column: each may be rendered and stored once per file.
+MAX_THUMBS = 20
+_OPTIONS = ("schema", "max_size", "mime_types", "thumbs")
 _INPUT_KEYS = frozenset({"name", "filename", "content_type", "data"})
 _RANDOM = string.ascii_lowercase + string.digits
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -59,12 +70,16 @@ class FileColumn:
         multiple: a list of files (``std.FileUploads``, a ``files`` field).
         max_size: the largest file accepted, in bytes (None: the storage limit).
         mime_types: the sniffed types accepted (``image/*`` matches a family; empty: any).
+        thumbs: the thumbnail sizes (``WxH[_mode]``) offered besides
+            ``ALWAYS_OFFERED_THUMBS``; any other ``?thumb=`` is a 400, so readers cannot fill
+            the store with thumbnails of sizes they make up.
     """
 
     name: str
     multiple: bool = False
     max_size: int | None = None
     mime_types: tuple[str, ...] = ()
+    thumbs: tuple[str, ...] = ()
 
     def accepts(self, mime: str) -> bool:
         """Whether a file of sniffed type ``mime`` may be stored here."""
@@ -73,6 +88,21 @@ class FileColumn:
         family = mime.split("/", 1)[0] + "/*"
         return mime in self.mime_types or family in self.mime_types
 
+    def thumb(self, text: str) -> ThumbSpec:
+        """The thumbnail ``?thumb=text`` asks for, if this column offers it.
+
+        Raises:
+            BadRequestError: not ``WxH[_mode]``, or a size the column does not offer.
+        """
+        spec = ThumbSpec.parse(text)
+        offered = (*ALWAYS_OFFERED_THUMBS, *self.thumbs)
+        if spec.name not in {ThumbSpec.parse(size).name for size in offered}:
+            raise BadRequestError(
+                f"thumb: {self.name!r} offers {', '.join(offered)}; other sizes must be "
+                "added to its thumbs option"
+            )
+        return spec
+
     def to_json(self) -> dict[str, Any]:
         """The column as configuration data (see :meth:`from_json`)."""
         data: dict[str, Any] = {"schema": "std.FileUploads" if self.multiple else "std.FileUpload"}
@@ -80,12 +110,14 @@ class FileColumn:
             data["max_size"] = self.max_size
         if self.mime_types:
             data["mime_types"] = list(self.mime_types)
+        if self.thumbs:
+            data["thumbs"] = list(self.thumbs)
         return data
 
     @classmethod
     def from_json(cls, name: str, data: Any) -> FileColumn:
         """A column from ``"std.FileUpload"``, ``"std.FileUploads"`` or
-        ``{"schema": ..., "max_size"?: bytes, "mime_types"?: [...]}``.
+        ``{"schema": ..., "max_size"?: bytes, "mime_types"?: [...], "thumbs"?: [...]}``.
 
         Raises:
             ValueError: anything else (the reason, short).
@@ -94,15 +126,35 @@ class FileColumn:
             data = {"schema": data}
         if not isinstance(data, Mapping) or data.get("schema") not in FILE_SCHEMAS:
             raise ValueError("expected 'std.FileUpload' or 'std.FileUploads'")
-        if set(data) - {"schema", "max_size", "mime_types"}:
-            raise ValueError("unknown option (schema, max_size, mime_types)")
+        if set(data) - set(_OPTIONS):
+            raise ValueError(f"unknown option ({', '.join(_OPTIONS)})")
         max_size = data.get("max_size")
         if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int)):
             raise ValueError("max_size: expected a number of bytes")
         types = data.get("mime_types") or ()
         if isinstance(types, str) or not all(isinstance(t, str) for t in types):
             raise ValueError("mime_types: expected a list of MIME types")
-        return cls(name, FILE_SCHEMAS[data["schema"]], max_size, tuple(types))
+        thumbs = data.get("thumbs") or ()
+        problem = thumbs_problem(thumbs)
+        if problem:
+            raise ValueError(f"thumbs: {problem}")
+        return cls(name, FILE_SCHEMAS[data["schema"]], max_size, tuple(types), tuple(thumbs))
+
+
+def thumbs_problem(thumbs: object) -> str | None:
+    """What is wrong with a ``thumbs`` option (a list of ``WxH[_mode]``), or None."""
+    if isinstance(thumbs, str) or not isinstance(thumbs, Sequence):
+        return "expected a list of sizes such as '200x200' or '400x0_crop'"
+    if len(thumbs) > MAX_THUMBS:
+        return f"at most {MAX_THUMBS} sizes"
+    for size in thumbs:
+        if not isinstance(size, str):
+            return "expected a list of sizes such as '200x200' or '400x0_crop'"
+        try:
+            ThumbSpec.parse(size)
+        except BadRequestError as exc:
+            return f"{size[:32]!r}: {exc.detail}"
+    return None
 
 
 @dataclass

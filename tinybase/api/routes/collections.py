@@ -53,7 +53,7 @@ from tinybase.api.deps import (
     client_ip,
     get_principal,
 )
-from tinybase.api.files import file_response, form_values, pick_file, write_with_files
+from tinybase.api.files import THUMB_QUERY, file_response, form_values, pick_file, write_with_files
 from tinybase.api.json_body import parse_json_body
 from tinybase.api.record_docs import COLLECTION_FILTERS, CollectionRecord, CollectionRecordPage
 from tinybase.api.responses import JSONResponse
@@ -312,9 +312,8 @@ async def _write(
     return await write_with_files(state, name, data, submit, loc=("body", "data"))
 
 
-_THUMB_QUERY = {"thumb": {"type": "string", "description": "WxH[_fit|_crop|_top|_bottom]"}}
-_FILE_DOCS = plain_route_docs(("name", "record_id", "field"), _THUMB_QUERY)
-_ONE_FILE_DOCS = plain_route_docs(("name", "record_id", "field", "filename"), _THUMB_QUERY)
+_FILE_DOCS = plain_route_docs(("name", "record_id", "field"), THUMB_QUERY)
+_ONE_FILE_DOCS = plain_route_docs(("name", "record_id", "field", "filename"), THUMB_QUERY)
 
 
 @records_router.get("/{name}/records/{record_id}/files/{field}", openapi_extra=_FILE_DOCS)
@@ -336,10 +335,10 @@ async def _download(request: Request, filename: str | None) -> Response:
     params = request.path_params
     name, record_id, field = params["name"], params["record_id"], params["field"]
     state = app_state(request)
-    table, files = await state.executor.read(
+    table, file_field, files = await state.executor.read(
         lambda: state.records.files(principal, name, record_id, field)
     )
-    return await file_response(request, state, table, field, pick_file(files, filename))
+    return await file_response(request, state, table, file_field, pick_file(files, filename))
 
 
 @router.get("", openapi_extra=BEARER_DOCS)

@@ -34,7 +34,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tinybase.api.deps import app_state, client_ip, get_principal
-from tinybase.api.files import file_response, form_values, pick_file, write_with_files
+from tinybase.api.files import THUMB_QUERY, file_response, form_values, pick_file, write_with_files
 from tinybase.api.json_body import parse_json_body
 from tinybase.api.record_docs import (
     EMPTY_BODY,
@@ -245,10 +245,9 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Not a file column, or a bad ``thumb``."},
     404: {"description": "No such record or file, or the caller may not read the record."},
 }
-_THUMB_QUERY = {"thumb": {"type": "string", "description": "WxH[_fit|_crop|_top|_bottom]"}}
 
 
-@_routes("GET", "/{api}/{record_id}/file/{column}", _THUMB_QUERY, responses=_FILE_RESPONSES)
+@_routes("GET", "/{api}/{record_id}/file/{column}", THUMB_QUERY, responses=_FILE_RESPONSES)
 async def download_file(request: Request) -> Response:
     return await _download(request, None)
 
@@ -256,7 +255,7 @@ async def download_file(request: Request) -> Response:
 @_routes(
     "GET",
     "/{api}/{record_id}/files/{column}/{filename}",
-    _THUMB_QUERY,
+    THUMB_QUERY,
     responses=_FILE_RESPONSES,
 )
 async def download_one_of_files(request: Request) -> Response:
@@ -269,10 +268,11 @@ async def _download(request: Request, filename: str | None) -> Response:
     params = request.path_params
     api, record_id, column = params["api"], params["record_id"], params["column"]
     engines = Engines.of(request)
-    table, files = await engines.read(
-        api, lambda engine: (engine.table.name, engine.files(principal, record_id, column))
+    table, file_column, files = await engines.read(
+        api, lambda engine: (engine.table.name, *engine.files(principal, record_id, column))
     )
-    return await file_response(request, engines.state, table, column, pick_file(files, filename))
+    file = pick_file(files, filename)
+    return await file_response(request, engines.state, table, file_column, file)
 
 
 async def _body(request: Request) -> Any:
