@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -24,9 +26,7 @@ def insert_secret_if_absent(conn: sa.Connection, name: str, value: str) -> str:
     ``INSERT ... ON CONFLICT DO NOTHING`` followed by a read makes concurrent processes
     agree on one value: whoever inserts first wins, everyone reads the winner back.
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_secret).values(name=name, value=value, created_at=utcnow())
-    conn.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+    conn.execute(_insert(conn, name, value).on_conflict_do_nothing(index_elements=["name"]))
     stored = read_secret(conn, name)
     assert stored is not None  # inserted above or by a concurrent process
     return stored
@@ -38,8 +38,7 @@ def replace_secret(conn: sa.Connection, name: str, value: str) -> None:
     One upsert, so processes replacing the same secret at once (several servers starting
     on one PostgreSQL) never collide on the key: the last one wins.
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_secret).values(name=name, value=value, created_at=utcnow())
+    statement = _insert(conn, name, value)
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=["name"],
@@ -51,3 +50,9 @@ def replace_secret(conn: sa.Connection, name: str, value: str) -> None:
 def delete_secret(conn: sa.Connection, name: str) -> None:
     """Remove secret ``name`` (no error if it does not exist)."""
     conn.execute(sa.delete(_secret).where(_secret.c.name == name))
+
+
+def _insert(conn: sa.Connection, name: str, value: str) -> Any:
+    """The dialect's INSERT of one secret (it has ON CONFLICT on both backends)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(_secret).values(name=name, value=value, created_at=utcnow())
